@@ -1,0 +1,37 @@
+# The two commands: `make lab` starts the lab, `make test` runs every test.
+# Both create .venv and install what they need on a fresh machine (Python 3.11+, git, make).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export LABKIT_HOME ?= $(HOME)/.labkit
+
+.PHONY: lab test browser lint bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sts-labkit needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/labkit sandbox start
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/labkit lab
+
+test: $(STAMP) browser
+	$(BIN)/python -m pytest
+
+# The browser test drives JupyterLab in Debian's Chromium (Playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || scripts/install-chromium
+
+lint: $(STAMP)
+	$(BIN)/ruff check labkit tests bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/sandbox.py
+
+clean:
+	rm -rf $(VENV) test-artifacts .pytest_cache

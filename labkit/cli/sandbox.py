@@ -1,0 +1,103 @@
+"""`labkit sandbox start|stop|status|reset|clock` and `labkit env`."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+from labkit.durations import describe_duration, parse_duration
+from labkit.sandbox import lifecycle
+
+
+def add_parser(sub) -> None:
+    sandbox = sub.add_parser("sandbox", help="the local AWS sandbox")
+    sandbox.set_defaults(func=lambda a: sandbox.print_help() or 2)
+    actions = sandbox.add_subparsers(dest="action", metavar="ACTION", parser_class=type(sandbox))
+
+    start = actions.add_parser("start", help="start the sandbox (does nothing if it is running)")
+    start.add_argument("--port", type=int, default=None, help="listen on this port (default: a free one)")
+    start.add_argument("--iam-delay", type=float, default=0.0, metavar="SECONDS",
+                       help="simulate IAM propagation: refuse AssumeRole this long after IAM changes")
+    start.add_argument("--throttle", type=float, default=0.0, metavar="SHARE",
+                       help="answer this share of requests (0..1) with a throttling error")
+    start.set_defaults(func=_start)
+    actions.add_parser("stop", help="stop the sandbox").set_defaults(func=_stop)
+    actions.add_parser("status", help="is it running, where, and what time it thinks it is").set_defaults(func=_status)
+    actions.add_parser("reset", help="forget everything created in the sandbox").set_defaults(func=_reset)
+
+    clock = actions.add_parser("clock", help="show or move the sandbox clock")
+    clock.set_defaults(func=_clock_show)
+    clock_actions = clock.add_subparsers(dest="clock_action", metavar="ACTION", parser_class=type(sandbox))
+    advance = clock_actions.add_parser("advance", help="move the clock forward (901, 90s, 15m, 1h)")
+    advance.add_argument("duration")
+    advance.set_defaults(func=_clock_advance)
+    clock_actions.add_parser("reset", help="back to real time").set_defaults(func=_clock_reset)
+
+    env = sub.add_parser("env", help="print export lines that point the AWS CLI and boto3 at the sandbox")
+    env.set_defaults(func=_env)
+
+
+def _start(args: argparse.Namespace) -> int:
+    running, started = lifecycle.start(args.port, args.iam_delay, args.throttle)
+    if started:
+        print(f"Sandbox started at {running.endpoint} (pid {running.pid}).")
+        print('Point your shell at it with:  eval "$(labkit env)"')
+    else:
+        print(f"A sandbox is already running at {running.endpoint} (pid {running.pid}); not starting another.")
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    stopped = lifecycle.stop()
+    print(f"Sandbox at {stopped.endpoint} (pid {stopped.pid}) stopped.")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    info = lifecycle.status()
+    if info is None:
+        print("No sandbox is running. Start one with `labkit sandbox start`.")
+        return 1
+    clock = info["clock"]
+    print(f"Sandbox running at {info['endpoint']} (pid {info['pid']}, since {info['started']}).")
+    print(f"Sandbox clock: {clock['now']} ({_ahead(clock['offset'])}).")
+    faults = info.get("faults") or {}
+    if any(faults.values()):
+        print(f"Faults: IAM delay {faults['iam_delay']} s, throttle {faults['throttle']:.0%} of requests.")
+    return 0
+
+
+def _reset(args: argparse.Namespace) -> int:
+    lifecycle.reset()
+    print("Sandbox reset: everything created in it is gone; the clock is back to real time.")
+    return 0
+
+
+def _ahead(offset: float) -> str:
+    return "real time" if not offset else f"{describe_duration(int(offset))} ahead of real time"
+
+
+def _clock_show(args: argparse.Namespace) -> int:
+    clock = lifecycle.clock()
+    print(f"{clock['now']} ({_ahead(clock['offset'])})")
+    return 0
+
+
+def _clock_advance(args: argparse.Namespace) -> int:
+    seconds = parse_duration(args.duration)
+    clock = lifecycle.advance_clock(seconds)
+    print(f"Sandbox clock moved forward {describe_duration(seconds)}: now {clock['now']} ({_ahead(clock['offset'])}).")
+    return 0
+
+
+def _clock_reset(args: argparse.Namespace) -> int:
+    clock = lifecycle.reset_clock()
+    print(f"Sandbox clock back to real time: {clock['now']}.")
+    return 0
+
+
+def _env(args: argparse.Namespace) -> int:
+    running = lifecycle.ensure_running()
+    for name, value in lifecycle.env_exports(running).items():
+        print(f"export {name}={shlex.quote(value)}")
+    return 0

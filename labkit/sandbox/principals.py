@@ -1,0 +1,213 @@
+"""Who signed a request, and which policies apply to them: read from moto's IAM and STS state.
+
+moto is the data plane; this module only reads it. Sessions carry what moto does not keep
+(session policies, MFA, issue time, chaining), recorded by the gatekeeper when AssumeRole passes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from moto.iam.models import iam_backends
+from moto.sts.models import sts_backends
+
+PARTITION = "aws"
+
+
+@dataclass
+class SessionInfo:
+    """A role session, as the gatekeeper saw it issued."""
+
+    access_key_id: str
+    role_arn: str
+    session_name: str
+    issued_at: datetime
+    expiration: datetime
+    policy: str | None = None
+    policy_arns: list[str] = field(default_factory=list)
+    mfa_authenticated_at: datetime | None = None
+    source_identity: str | None = None
+    chained: bool = False
+
+
+@dataclass
+class Identity:
+    """The principal behind an access key."""
+
+    account: str
+    arn: str
+    user_id: str
+    access_key_id: str
+    secret_access_key: str
+    status: str
+    user_name: str | None = None
+    session_token: str | None = None
+    expiration: datetime | None = None
+    role_arn: str | None = None
+    session: SessionInfo | None = None
+
+    @property
+    def is_session(self) -> bool:
+        return self.role_arn is not None
+
+    @property
+    def principal_arn(self) -> str:
+        """aws:PrincipalArn: the role ARN for role sessions, otherwise the caller ARN."""
+        return self.role_arn or self.arn
+
+
+class SessionRegistry:
+    """What the gatekeeper learned about each role session at AssumeRole time."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, SessionInfo] = {}
+        self._lock = threading.Lock()
+
+    def add(self, info: SessionInfo) -> None:
+        with self._lock:
+            self._sessions[info.access_key_id] = info
+
+    def get(self, access_key_id: str) -> SessionInfo | None:
+        return self._sessions.get(access_key_id)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sessions.clear()
+
+
+def accounts() -> Iterator[tuple[str, object]]:
+    for account_id, backends in list(iam_backends.items()):
+        if PARTITION in backends:
+            yield account_id, backends[PARTITION]
+
+
+def iam(account_id: str):
+    return iam_backends[account_id][PARTITION]
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def find(access_key_id: str, sessions: SessionRegistry) -> Identity | None:
+    """The identity that owns `access_key_id`, or None if no account knows the key."""
+    for account_id, backend in accounts():
+        key = backend.access_keys.get(access_key_id)
+        if key is None:
+            continue
+        if key.role_arn:
+            return _session_identity(account_id, key, sessions)
+        user = backend.users.get(key.user_name) if key.user_name else None
+        if user is None:
+            return None
+        return Identity(
+            account=account_id,
+            arn=user.arn,
+            user_id=user.id,
+            access_key_id=access_key_id,
+            secret_access_key=key.secret_access_key,
+            status=key.status,
+            user_name=user.name,
+        )
+    return None
+
+
+def _session_identity(account_id: str, key, sessions: SessionRegistry) -> Identity | None:
+    assumed = None
+    for region_backends in [sts_backends[account_id]]:
+        backend = region_backends[PARTITION]
+        assumed = backend.get_assumed_role_from_access_key(key.access_key_id)
+    if assumed is None:
+        return None
+    return Identity(
+        account=account_id,
+        arn=assumed.arn,
+        user_id=assumed.user_id,
+        access_key_id=key.access_key_id,
+        secret_access_key=key.secret_access_key,
+        status=key.status,
+        session_token=assumed.session_token,
+        expiration=_aware(assumed.expiration),
+        role_arn=key.role_arn,
+        session=sessions.get(key.access_key_id),
+    )
+
+
+def role_by_arn(role_arn: str):
+    """The moto Role an ARN names (in whichever sandbox account it says), or None."""
+    parts = role_arn.split(":", 5)
+    if len(parts) != 6 or parts[2] != "iam" or not parts[5].startswith("role/"):
+        return None
+    account_id = parts[4]
+    if account_id not in iam_backends:
+        return None
+    for role in iam(account_id).roles.values():
+        if role.arn == role_arn:
+            return role
+    return None
+
+
+def _managed_document(policy) -> str:
+    for version in policy.versions:
+        if version.is_default_version:
+            return version.document
+    return policy.versions[-1].document if policy.versions else "{}"
+
+
+def identity_policies(identity: Identity) -> list[tuple[str, str]]:
+    """(name, document) of every identity-based policy that applies to a user or a role."""
+    backend = iam(identity.account)
+    if identity.is_session:
+        role = role_by_arn(identity.role_arn or "")
+        if role is None:
+            return []
+        return _entity_policies(role)
+    user = backend.users.get(identity.user_name or "")
+    if user is None:
+        return []
+    found = _entity_policies(user)
+    for group in backend.get_groups_for_user(user.name):
+        found += [(f"group/{group.name}/{n}", d) for n, d in _entity_policies(group)]
+    return found
+
+
+def _entity_policies(entity) -> list[tuple[str, str]]:
+    found = list(entity.policies.items())
+    found += [(arn, _managed_document(p)) for arn, p in entity.managed_policies.items()]
+    return found
+
+
+def permissions_boundary(identity: Identity) -> tuple[str, str] | None:
+    if identity.is_session:
+        entity = role_by_arn(identity.role_arn or "")
+    else:
+        entity = iam(identity.account).users.get(identity.user_name or "")
+    arn = getattr(entity, "permissions_boundary_arn", None) or getattr(entity, "permissions_boundary", None)
+    if not arn or not isinstance(arn, str):
+        return None
+    policy = managed_policy(arn)
+    return (arn, _managed_document(policy)) if policy else None
+
+
+def managed_policy(policy_arn: str):
+    account_id = policy_arn.split(":")[4] or None
+    backends = [iam(account_id)] if account_id and account_id in iam_backends else [b for _, b in accounts()]
+    for backend in backends:
+        policy = backend.managed_policies.get(policy_arn)
+        if policy is not None:
+            return policy
+    return None
+
+
+def session_policies(info: SessionInfo) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    if info.policy:
+        found.append(("session policy", info.policy))
+    for arn in info.policy_arns:
+        policy = managed_policy(arn)
+        if policy is not None:
+            found.append((arn, _managed_document(policy)))
+    return found
