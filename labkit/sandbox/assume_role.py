@@ -125,7 +125,7 @@ def check(identity: Identity, params: Mapping[str, str], context: dict[str, Any]
     request = Request(action=action, resource=role_arn, context=context)
     try:
         trust = evaluate_resource_policy(role.assume_role_policy_document, caller, request)
-        named = names_principal_exactly(role.assume_role_policy_document, caller)
+        named = names_principal_exactly(role.assume_role_policy_document, caller, request)
     except PolicyError:
         trust, named = None, False
     if trust is None or trust.decision is not Decision.ALLOW:
