@@ -1,0 +1,84 @@
+"""The result of one AWS call as a learner sees it: it worked, or AWS's own error, explained."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError, ParamValidationError
+
+from labkit.errors import LabError
+
+# What each error code means for a learner of this lab. AWS's own code and message are always
+# shown as received; this is only the plain-words line underneath.
+EXPLANATIONS = {
+    "UnauthorizedOperation": "EC2 refused: none of the caller's policies allows this action.",
+    "AccessDenied": "Refused: a policy check failed. If the message ends in \"because no "
+    "identity-based policy allows ...\", the caller's own policy is missing; if it stops after the "
+    "role ARN, the role's trust policy does not accept the caller (or the role does not exist).",
+    "RequestExpired": "The temporary credentials are past their Expiration: assume the role again.",
+    "ExpiredToken": "The session token is past its Expiration: assume the role again.",
+    "ValidationError": "AWS refused the input itself: change the value the message names.",
+    "InvalidClientTokenId": "AWS does not know these credentials (deleted, inactive or mistyped).",
+    "AuthFailure": "EC2 could not validate these credentials (unknown, inactive, or wrong secret).",
+    "SignatureDoesNotMatch": "The secret key does not match the access key, or the clock is off.",
+    "Throttling": "Too many requests at once: the lab retries by itself.",
+    "NoSuchEntity": "That IAM user, role or policy does not exist.",
+}
+
+
+@dataclass
+class Outcome:
+    operation: str
+    ok: bool
+    value: Any = None
+    code: str | None = None
+    message: str | None = None
+    status: int | None = None
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def explanation(self) -> str | None:
+        return EXPLANATIONS.get(self.code or "")
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"{self.operation}: allowed"
+        return f"{self.operation}: refused with {self.code}"
+
+    def __str__(self) -> str:
+        if self.ok:
+            return self.summary()
+        lines = [f"{self.operation}: refused", f"  An error occurred ({self.code}) when calling the "
+                 f"{self.operation} operation: {self.message}"]
+        if self.explanation:
+            lines.append(f"  -> {self.explanation}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        if self.ok:
+            return f"<b style='color:#1a7f37'>✔ {html.escape(self.operation)}: allowed</b>"
+        parts = [f"<b style='color:#cf222e'>✘ {html.escape(self.operation)}: refused with "
+                 f"<code>{html.escape(self.code or '')}</code></b>",
+                 f"<pre style='white-space:pre-wrap'>{html.escape(self.message or '')}</pre>"]
+        if self.explanation:
+            parts.append(f"<i>{html.escape(self.explanation)}</i>")
+        return "<br>".join(parts)
+
+
+def attempt(operation: str, call: Callable[[], Any]) -> Outcome:
+    """Run one AWS call; an AWS error becomes a refused Outcome, exactly as AWS sent it."""
+    try:
+        return Outcome(operation, True, call())
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        return Outcome(operation, False, code=error.get("Code"), message=error.get("Message"),
+                       status=exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
+    except ParamValidationError as exc:
+        raise LabError(f"boto3 refused to send {operation}: {exc.kwargs.get('report', exc)}") from None
