@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 
 from labkit.sandbox import lifecycle
@@ -301,3 +302,45 @@ def test_x_moto_account_id_header_is_ignored(seed_setup):
     client.meta.events.register("before-sign.sts.*",
                                 lambda request, **kw: request.headers.__setitem__("x-moto-account-id", PARTNER))
     assert client.get_caller_identity()["Account"] == ACCOUNT
+
+
+def test_presigned_url_is_verified(sandbox):
+    import urllib.error
+    import urllib.request
+
+    from botocore.config import Config
+
+    keys = admin_keys()
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=sandbox.endpoint,
+                      aws_access_key_id=keys.access_key_id, aws_secret_access_key=keys.secret_access_key,
+                      config=Config(signature_version="s3v4"))
+    url = s3.generate_presigned_url("list_buckets", ExpiresIn=300)
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        assert resp.status == 200
+    tampered = re.sub(r"X-Amz-Signature=([0-9a-f])", lambda m: "X-Amz-Signature=" + ("0" if m[1] != "0" else "1"), url)
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(tampered, timeout=10)
+    assert info.value.code == 403
+    assert b"<Code>SignatureDoesNotMatch</Code>" in info.value.read()
+
+
+def test_presigned_url_expires(sandbox):
+    from unittest import mock
+
+    import botocore.auth
+    from botocore.config import Config
+
+    keys = admin_keys()
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=sandbox.endpoint,
+                      aws_access_key_id=keys.access_key_id, aws_secret_access_key=keys.secret_access_key,
+                      config=Config(signature_version="s3v4"))
+    with mock.patch.object(botocore.auth, "get_current_datetime",
+                           return_value=datetime.now(UTC) - timedelta(seconds=120)):
+        url = s3.generate_presigned_url("list_buckets", ExpiresIn=60)
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(url, timeout=10)
+    assert info.value.code == 403
+    assert b"<Message>Request has expired</Message>" in info.value.read()

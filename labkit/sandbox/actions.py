@@ -14,6 +14,7 @@ class Call:
     service: str
     operation: str
     params: dict[str, str] = field(default_factory=dict)
+    mfa: bool = False  # AssumeRole only: the caller proved MFA with SerialNumber and TokenCode
 
     @property
     def action(self) -> str:
@@ -86,7 +87,7 @@ def _iam_resource(call: Call, identity: Identity) -> str:
     if "PolicyArn" in p and "RoleName" not in p and "UserName" not in p and "GroupName" not in p:
         return p["PolicyArn"]
     if "RoleName" in p:
-        role = backend.roles.get(p["RoleName"]) or _role_named(backend, p["RoleName"])
+        role = _role_named(backend, p["RoleName"])
         path = role.path if role else p.get("Path", "/")
         return f"arn:aws:iam::{account}:role{path}{p['RoleName']}"
     if "GroupName" in p:
@@ -107,6 +108,7 @@ def _iam_resource(call: Call, identity: Identity) -> str:
 
 
 def _role_named(backend, name: str):
+    """moto keys roles by ID; IAM's API names them."""
     for role in backend.roles.values():
         if role.name == name:
             return role

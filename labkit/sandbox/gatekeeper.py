@@ -106,13 +106,15 @@ class Gatekeeper:
 
     def _check_skew(self, signed: sigv4.SignedRequest) -> None:
         """Row 5c. Clients sign with their real clock, so compare with real time."""
-        if signed.presigned:
-            return
         try:
             signed_at = signed.signed_at
         except ValueError:
             raise awserrors.AwsError(400, "IncompleteSignature", "Date must be in ISO-8601 'basic format'.") from None
         now = self.clock.real_now().replace(microsecond=0)
+        if signed.presigned:
+            if now > signed_at + timedelta(seconds=signed.expires or 0):
+                raise awserrors.AwsError(403, "AccessDenied", "Request has expired")
+            return
         fmt = sigv4.SIGV4_TIMESTAMP
         if signed_at < now - SKEW:
             raise awserrors.clock_skew(
@@ -171,8 +173,8 @@ class Gatekeeper:
     def _authorize_assume_role(self, call: Call, identity: Identity, context: dict[str, Any]) -> int:
         p = call.params
         mfa = assume_role.mfa_verified(identity, p, self.clock.now())
-        if identity.is_session:
-            mfa = mfa or "aws:MultiFactorAuthPresent" in context and context["aws:MultiFactorAuthPresent"]
+        if identity.is_session and context.get("aws:MultiFactorAuthPresent"):
+            mfa = True  # a session that was itself opened with MFA carries it on
         if mfa:
             context["aws:MultiFactorAuthPresent"] = True
             context.setdefault("aws:MultiFactorAuthAge", 0)
@@ -182,7 +184,7 @@ class Gatekeeper:
                 context[key] = p[name]
         self.faults.check_propagation(identity, p.get("RoleArn", ""))
         duration = assume_role.check(identity, p, context)
-        call.params["_mfa"] = "1" if mfa else ""
+        call.mfa = mfa
         return duration
 
     # --- AssumeRole: let moto issue, then remember the session ----------------------------------
@@ -219,7 +221,7 @@ class Gatekeeper:
                 expiration=found.expiration,
                 policy=p.get("Policy"),
                 policy_arns=assume_role.policy_arns(p),
-                mfa_authenticated_at=now if p.get("_mfa") else None,
+                mfa_authenticated_at=now if call.mfa else None,
                 source_identity=p.get("SourceIdentity"),
                 chained=identity.is_session,
             )

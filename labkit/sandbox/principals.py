@@ -116,10 +116,7 @@ def find(access_key_id: str, sessions: SessionRegistry) -> Identity | None:
 
 
 def _session_identity(account_id: str, key, sessions: SessionRegistry) -> Identity | None:
-    assumed = None
-    for region_backends in [sts_backends[account_id]]:
-        backend = region_backends[PARTITION]
-        assumed = backend.get_assumed_role_from_access_key(key.access_key_id)
+    assumed = sts_backends[account_id][PARTITION].get_assumed_role_from_access_key(key.access_key_id)
     if assumed is None:
         return None
     return Identity(

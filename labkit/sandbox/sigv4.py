@@ -34,6 +34,7 @@ class SignedRequest:
     amz_date: str  # yyyymmddThhmmssZ
     security_token: str | None
     presigned: bool = False
+    expires: int | None = None  # presigned URLs: seconds of validity after amz_date
 
     @property
     def signed_at(self) -> datetime:
@@ -91,8 +92,9 @@ def parse(environ: dict) -> SignedRequest:
                 amz_date=query["X-Amz-Date"][0],
                 security_token=(query.get("X-Amz-Security-Token") or [None])[0],
                 presigned=True,
+                expires=int((query.get("X-Amz-Expires") or ["604800"])[0]),
             )
-        except (KeyError, IndexError) as exc:
+        except (KeyError, IndexError, ValueError) as exc:
             raise Malformed("presigned URL") from exc
     raise Unsigned()
 
