@@ -5,8 +5,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export LABKIT_HOME ?= $(HOME)/.labkit
-
 .PHONY: lab test browser lint bench clean
 
 $(STAMP): pyproject.toml
@@ -17,8 +15,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/labkit sandbox start
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/labkit lab
+	$(BIN)/labkit lab
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
