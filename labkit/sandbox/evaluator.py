@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import functools
 import json
 import re
 import urllib.parse
@@ -110,8 +111,26 @@ def parse_policy(document: str | Mapping[str, Any], *, kind: PolicyKind = "ident
 
     ``kind="identity"`` (the default) is for identity-based policies, permissions boundaries and
     session policies; ``kind="resource"`` for a role's trust policy. Raises PolicyError with a
-    message that says what to change.
+    message that says what to change. Texts are parsed once (the sandbox evaluates the same
+    stored documents on every request); do not mutate the returned dict.
     """
+    if isinstance(document, str):
+        parsed, error = _parse_text(document, kind)
+        if error is not None:
+            raise PolicyError(str(error)) from None
+        return parsed
+    return _parse(document, kind)
+
+
+@functools.lru_cache(maxsize=2048)
+def _parse_text(text: str, kind: PolicyKind) -> tuple[dict | None, PolicyError | None]:
+    try:
+        return _parse(text, kind), None
+    except PolicyError as exc:
+        return None, exc
+
+
+def _parse(document: str | Mapping[str, Any], kind: PolicyKind) -> dict:
     policy = _load(document)
     if not isinstance(policy, Mapping):
         raise PolicyError(

@@ -19,7 +19,14 @@ from labkit.sandbox.authorization import authorize
 from labkit.sandbox.awserrors import AwsError
 from labkit.sandbox.clock import SandboxClock
 from labkit.sandbox.faults import Faults
-from labkit.sandbox.principals import Identity, SessionInfo, SessionRegistry, find, role_by_arn
+from labkit.sandbox.principals import (
+    Identity,
+    SessionInfo,
+    SessionRegistry,
+    assumed_session,
+    find,
+    role_by_arn,
+)
 
 log = logging.getLogger("labkit.sandbox")
 
@@ -69,7 +76,7 @@ class Gatekeeper:
             start_response(f"{status} {_REASONS.get(status, 'Error')}", headers)
             return [payload]
         self.faults.note_write(call)
-        log.info("%s %s by %s (%s) -> moto", service, call.action, identity.arn, mask(identity.access_key_id))
+        log.debug("%s %s by %s (%s) -> moto", service, call.action, identity.arn, mask(identity.access_key_id))
         if call.action == "sts:AssumeRole":
             return self._assume_role(environ, start_response, call, identity, duration)
         return self.app(environ, start_response)
@@ -207,6 +214,8 @@ class Gatekeeper:
         if not match:
             return
         key_id = match.group(1).decode()
+        role_account = call.params["RoleArn"].split(":")[4]
+        assumed = assumed_session(role_account, key_id)
         found = find(key_id, self.sessions)
         if found is None or found.expiration is None:
             return
@@ -224,7 +233,8 @@ class Gatekeeper:
                 mfa_authenticated_at=now if call.mfa else None,
                 source_identity=p.get("SourceIdentity"),
                 chained=identity.is_session,
-            )
+            ),
+            assumed,
         )
         role = role_by_arn(p["RoleArn"])
         if role is not None:

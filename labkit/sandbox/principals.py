@@ -64,11 +64,17 @@ class SessionRegistry:
 
     def __init__(self) -> None:
         self._sessions: dict[str, SessionInfo] = {}
+        self._assumed: dict[str, object] = {}  # access key -> moto's AssumedRole (saves a list scan)
         self._lock = threading.Lock()
 
-    def add(self, info: SessionInfo) -> None:
+    def add(self, info: SessionInfo, assumed: object | None = None) -> None:
         with self._lock:
             self._sessions[info.access_key_id] = info
+            if assumed is not None:
+                self._assumed[info.access_key_id] = assumed
+
+    def assumed(self, access_key_id: str) -> object | None:
+        return self._assumed.get(access_key_id)
 
     def get(self, access_key_id: str) -> SessionInfo | None:
         return self._sessions.get(access_key_id)
@@ -76,6 +82,7 @@ class SessionRegistry:
     def clear(self) -> None:
         with self._lock:
             self._sessions.clear()
+            self._assumed.clear()
 
 
 def accounts() -> Iterator[tuple[str, object]]:
@@ -115,8 +122,13 @@ def find(access_key_id: str, sessions: SessionRegistry) -> Identity | None:
     return None
 
 
+def assumed_session(account_id: str, access_key_id: str):
+    """moto's AssumedRole for a session key issued in `account_id` (a scan of moto's list)."""
+    return sts_backends[account_id][PARTITION].get_assumed_role_from_access_key(access_key_id)
+
+
 def _session_identity(account_id: str, key, sessions: SessionRegistry) -> Identity | None:
-    assumed = sts_backends[account_id][PARTITION].get_assumed_role_from_access_key(key.access_key_id)
+    assumed = sessions.assumed(key.access_key_id) or assumed_session(account_id, key.access_key_id)
     if assumed is None:
         return None
     return Identity(
