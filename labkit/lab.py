@@ -7,16 +7,25 @@
     lab.cleanup()                                  # everything the lab made, by tag and name
 
 Every resource carries the lab's tag (labkit=sts-labkit) and the lab's name prefix; the role keeps
-the walk-through's name `sts_role` in the sandbox, so its commands work as typed.
+the walk-through's name `sts_role` in the sandbox, so its commands work as typed. In a real
+account both names start with `labkit-`, and LABKIT_NAME_SUFFIX (e.g. a learner's login) makes
+them unique when a whole room shares one account.
+
+Right after the lab changes IAM, AWS may refuse for a few seconds what the change allows (IAM is
+eventually consistent). The steps that use the new user, key, role or policies then wait, with a
+bounded backoff and a progress line, and say clearly what is still wrong if IAM keeps refusing.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
@@ -28,9 +37,18 @@ from labkit.outcomes import Outcome, attempt
 from labkit.target import Target
 
 TAG = {"Key": "labkit", "Value": "sts-labkit"}
+LEARNER_TAG = "labkit-learner"  # second tag, with LABKIT_NAME_SUFFIX: whose resources these are
 PREFIX = "labkit-"
+SUFFIX_VARIABLE = "LABKIT_NAME_SUFFIX"
 MIN_DURATION, MAX_DURATION = 900, 43200
 IAM_WAIT = 45.0  # seconds to wait for IAM to propagate after the lab changed it (AWS: seconds)
+SANDBOX_MARGIN = 3.0  # on top of the sandbox's simulated --iam-delay
+MAX_BACKOFF = 8.0  # longest pause between two attempts while waiting for IAM
+MAX_NAME = 64  # IAM user and role names
+_SUFFIX = re.compile(r"[A-Za-z0-9._@-]{1,32}")
+_CHANGES_FILE = "iam-changes.json"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -41,25 +59,54 @@ class Names:
     role_policy: str = "labkit-ec2-read"
     profile: str = "default"
     session: str = "sts-session"
+    learner: str = ""  # LABKIT_NAME_SUFFIX: appended to user and role, and tagged, in a real account
 
     @classmethod
     def for_target(cls, target: Target, **overrides: str) -> Names:
+        """The names in this target. Sandbox: the walk-through's. Real account: `labkit-` prefix
+        on user and role, plus `-<suffix>` when LABKIT_NAME_SUFFIX (or `learner=`) is set."""
+        learner = overrides.pop("learner", None)
+        if learner is None:
+            learner = os.environ.get(SUFFIX_VARIABLE, "").strip()
         names = cls(**overrides)
-        if not target.is_sandbox and not names.role.startswith(PREFIX):
-            names = cls(**{**names.__dict__, "role": PREFIX + names.role})
-        return names
+        if target.is_sandbox:
+            return names
+        user, role = (n if n.startswith(PREFIX) else PREFIX + n for n in (names.user, names.role))
+        if learner:
+            check_learner(learner)
+            end = f"-{learner}"  # names recorded by an earlier run already carry it
+            user, role = (n if n.endswith(end) else n + end for n in (user, role))
+        for what, name in (("user", user), ("role", role)):
+            if len(name) > MAX_NAME:
+                raise LabError(f"The IAM {what} name '{name}' is {len(name)} characters long; IAM allows "
+                               f"{MAX_NAME}. Use a shorter {SUFFIX_VARIABLE}.")
+        return replace(names, user=user, role=role, learner=learner)
+
+    @property
+    def tags(self) -> list[dict[str, str]]:
+        """The tags every user and role the lab creates carries."""
+        return [TAG] + ([{"Key": LEARNER_TAG, "Value": self.learner}] if self.learner else [])
+
+
+def check_learner(suffix: str) -> str:
+    if not _SUFFIX.fullmatch(suffix):
+        raise LabError(f"{SUFFIX_VARIABLE}='{suffix}' cannot be part of an IAM name: use 1 to 32 letters, "
+                       "digits or . _ @ - (for example the learner's login, alice or seat-07).")
+    return suffix
 
 
 @dataclass
 class Step:
-    """What one setup step did: created, updated or found."""
+    """What one step did: created, updated, found, removed (or, in cleanup, failed and why)."""
 
     what: str
     name: str
     action: str
+    detail: str = ""
 
     def __str__(self) -> str:
-        return f"{self.action:>8}  {self.what} {self.name}"
+        line = f"{self.action:>8}  {self.what} {self.name}"
+        return f"{line}: {self.detail}" if self.detail else line
 
 
 @dataclass
@@ -101,6 +148,9 @@ class Lab:
     names: Names = field(default=None)  # type: ignore[assignment]
     progress: Callable[[str], None] = print
     _changed_at: float = 0.0
+    iam_wait: float | None = None  # None: IAM_WAIT on AWS; the sandbox's --iam-delay + margin there
+    sleep: Callable[[float], None] = time.sleep
+    now: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
         if self.names is None:
@@ -124,14 +174,100 @@ class Lab:
     def iam(self):
         return self.target.client("iam")
 
+    # --- remembering when the lab last changed IAM (also across processes: `labkit setup`, then
+    # a notebook) --------------------------------------------------------------------------------------
+
+    def _changes_key(self) -> str:
+        return f"{self.target.kind} {self.target.endpoint or ''} {self.account_id}"
+
     def _changed(self) -> None:
-        self._changed_at = time.monotonic()
+        self._changed_at = self.now()
+        path = workspace.home() / _CHANGES_FILE
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, ValueError):
+            saved = {}
+        saved[self._changes_key()] = self._changed_at
+        workspace.write_private(path, json.dumps(saved))
+
+    def last_change(self) -> float:
+        """When (time.time) the lab last changed IAM in this account, here or in another process."""
+        try:
+            saved = float(json.loads((workspace.home() / _CHANGES_FILE).read_text()).get(self._changes_key(), 0))
+        except (OSError, ValueError, TypeError, AttributeError):
+            saved = 0.0
+        if saved > self.now():  # written by a clock ahead of ours: do not trust it
+            saved = 0.0
+        return max(self._changed_at, saved)
+
+    def wait_budget(self) -> float:
+        """How long after a change the lab keeps retrying what IAM refuses."""
+        if self.iam_wait is not None:
+            return float(self.iam_wait)
+        if not self.target.is_sandbox:
+            return IAM_WAIT
+        from labkit.sandbox import lifecycle
+
+        try:
+            delay = float((lifecycle.status() or {}).get("faults", {}).get("iam_delay", 0.0))
+        except (LabError, TypeError, ValueError):
+            return 0.0
+        return delay + SANDBOX_MARGIN if delay else 0.0
+
+    def _patiently(self, what: str, call: Callable[[], T], retry: Callable[[ClientError], bool],
+                   diagnose: Callable[[], str | None] | None = None, hint: str = "") -> T:
+        """Run `call`; if IAM refuses it soon after the lab changed IAM, retry with a bounded
+        backoff (1, 2, 4, 8, 8 ... s) until IAM_WAIT after the change, saying so each time. A
+        refusal that a look at the policies explains is raised at once, with that explanation."""
+        try:
+            return call()
+        except ClientError as exc:
+            if not retry(exc):
+                raise
+            refusal = exc
+        budget = self.wait_budget()
+        deadline = self.last_change() + budget
+        if self.now() >= deadline:
+            raise refusal
+        problem = diagnose() if diagnose else None
+        if problem:
+            self._explain(refusal, f"{what} is refused because {problem}")
+            raise refusal
+        started, delay = self.now(), 1.0
+        while True:
+            code = _code(refusal)
+            remaining = deadline - self.now()
+            waited = self.now() - started
+            if remaining <= 0:
+                self._explain(refusal, f"IAM still refuses {what} after {waited:.0f} s ({code}): "
+                              + (hint or "check the policies the lab set up")
+                              + "; if they are right, IAM may need longer: run this step again in a minute.")
+                raise refusal
+            pause = min(delay, remaining)
+            self.progress(f"Waiting for IAM to apply the lab's recent changes: {what} was refused ({code}); "
+                          f"trying again in {pause:.0f} s ({waited:.0f} s waited so far, at most {budget:.0f} s).")
+            self.sleep(pause)
+            delay = min(delay * 2, MAX_BACKOFF)
+            try:
+                result = call()
+            except ClientError as exc:
+                if not retry(exc):
+                    raise
+                refusal = exc
+                continue
+            self.progress(f"IAM has caught up: {what} accepted after {self.now() - started:.0f} s.")
+            return result
+
+    def _explain(self, error: ClientError, sentence: str) -> None:
+        self.progress(sentence)
+        error.add_note(sentence)
 
     # --- setup -----------------------------------------------------------------------------------------
 
     def setup(self, max_session_duration: int = 3600) -> list[Step]:
         """The walk-through's situation: user and key, role with trust and EC2 read, user policy."""
         self.target.require_confirmed()
+        check_max_session_duration(max_session_duration)
         steps = [self.ensure_user(), self.ensure_access_key()]
         steps.append(self.ensure_role(max_session_duration))
         steps.append(self.ensure_role_policy())
@@ -140,9 +276,12 @@ class Lab:
 
     def _owned(self, tags: list[dict], what: str, name: str) -> None:
         if TAG not in [{"Key": t["Key"], "Value": t["Value"]} for t in tags]:
+            way_out = ("reset the sandbox with `labkit sandbox reset`" if self.target.is_sandbox
+                       else f"set {SUFFIX_VARIABLE} (e.g. to your initials) so the lab uses other names")
             raise LabError(
-                f"An IAM {what} named '{name}' already exists and was not made by this lab, so the lab "
-                f"will not change it. Choose another name (e.g. --{what}-name) or remove it yourself."
+                f"An IAM {what} named '{name}' already exists and was not made by this lab (it lacks the "
+                f"tag {TAG['Key']}={TAG['Value']}), so the lab will neither change nor remove it. "
+                f"Remove or rename it yourself, or {way_out}."
             )
 
     def ensure_user(self) -> Step:
@@ -150,12 +289,12 @@ class Lab:
         try:
             self.iam.get_user(UserName=self.names.user)
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "NoSuchEntity":
+            if _code(exc) != "NoSuchEntity":
                 raise
-            self.iam.create_user(UserName=self.names.user, Tags=[TAG])
+            self.iam.create_user(UserName=self.names.user, Tags=self.names.tags)
             self._changed()
             return Step("IAM user", self.names.user, "created")
-        self._owned(self.iam.list_user_tags(UserName=self.names.user)["Tags"], "user", self.names.user)
+        self._owned(_tags(self.iam, "list_user_tags", UserName=self.names.user), "user", self.names.user)
         return Step("IAM user", self.names.user, "found")
 
     def ensure_access_key(self) -> Step:
@@ -177,6 +316,10 @@ class Lab:
         self._changed()
         return Step("access key", f"profile {self.names.profile}", "created")
 
+    def _new_principal(self, exc: ClientError) -> bool:
+        """AWS refuses a trust policy naming a user it created a moment ago ('Invalid principal')."""
+        return _code(exc) == "MalformedPolicyDocument" and "principal" in _message(exc).lower()
+
     def ensure_role(self, max_session_duration: int = 3600, trust: dict | None = None) -> Step:
         self.target.require_confirmed()
         check_max_session_duration(max_session_duration)
@@ -184,20 +327,20 @@ class Lab:
         try:
             role = self.iam.get_role(RoleName=self.names.role)["Role"]
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "NoSuchEntity":
+            if _code(exc) != "NoSuchEntity":
                 raise
-            self.iam.create_role(RoleName=self.names.role, AssumeRolePolicyDocument=json.dumps(trust_doc),
-                                 MaxSessionDuration=max_session_duration, Tags=[TAG],
-                                 Description="sts-labkit: the role the lab's user assumes")
+            self._patiently(
+                "CreateRole", lambda: self.iam.create_role(
+                    RoleName=self.names.role, AssumeRolePolicyDocument=json.dumps(trust_doc),
+                    MaxSessionDuration=max_session_duration, Tags=self.names.tags,
+                    Description="sts-labkit: the role the lab's user assumes"),
+                self._new_principal, hint=f"check that the user {self.user_arn} exists")
             self._changed()
             return Step("IAM role", self.names.role, "created")
-        self._owned(self.iam.list_role_tags(RoleName=self.names.role)["Tags"], "role", self.names.role)
+        self._owned(_tags(self.iam, "list_role_tags", RoleName=self.names.role), "role", self.names.role)
         action = "found"
-        current = role["AssumeRolePolicyDocument"]
-        if isinstance(current, str):
-            current = json.loads(unquote(current))
-        if current != trust_doc:
-            self.iam.update_assume_role_policy(RoleName=self.names.role, PolicyDocument=json.dumps(trust_doc))
+        if _document(role["AssumeRolePolicyDocument"]) != trust_doc:
+            self._put_trust(trust_doc)
             action = "updated"
         if role.get("MaxSessionDuration") != max_session_duration:
             self.iam.update_role(RoleName=self.names.role, MaxSessionDuration=max_session_duration)
@@ -206,32 +349,48 @@ class Lab:
             self._changed()
         return Step("IAM role", self.names.role, action)
 
+    def _put_trust(self, trust: dict) -> None:
+        self._patiently(
+            "UpdateAssumeRolePolicy",
+            lambda: self.iam.update_assume_role_policy(RoleName=self.names.role, PolicyDocument=json.dumps(trust)),
+            self._new_principal, hint="check that every principal the trust policy names exists")
+
     def set_trust_policy(self, trust: dict) -> Step:
         """Replace the role's trust relationship (the lesson on wrong principals uses this)."""
         self.target.require_confirmed()
-        self.iam.update_assume_role_policy(RoleName=self.names.role, PolicyDocument=json.dumps(trust))
+        self._put_trust(trust)
         self._changed()
         return Step("trust policy", self.names.role, "updated")
 
+    def _ensure_inline(self, what: str, get, put, name: str, document: dict, **owner: str) -> Step:
+        try:
+            current = _document(get(PolicyName=name, **owner)["PolicyDocument"])
+        except ClientError as exc:
+            if _code(exc) != "NoSuchEntity":
+                raise
+            current = None
+        if current == document:
+            return Step(what, name, "found")
+        put(PolicyName=name, PolicyDocument=json.dumps(document), **owner)
+        self._changed()
+        return Step(what, name, "created" if current is None else "updated")
+
     def ensure_role_policy(self) -> Step:
         self.target.require_confirmed()
-        self.iam.put_role_policy(RoleName=self.names.role, PolicyName=self.names.role_policy,
-                                 PolicyDocument=json.dumps(policies.ec2_read_policy()))
-        self._changed()
-        return Step("role policy", self.names.role_policy, "put")
+        return self._ensure_inline("role policy", self.iam.get_role_policy, self.iam.put_role_policy,
+                                   self.names.role_policy, policies.ec2_read_policy(), RoleName=self.names.role)
 
     def ensure_user_policy(self) -> Step:
         self.target.require_confirmed()
-        self.iam.put_user_policy(UserName=self.names.user, PolicyName=self.names.user_policy,
-                                 PolicyDocument=json.dumps(policies.assume_role_policy(self.role_arn)))
-        self._changed()
-        return Step("user policy", self.names.user_policy, "put")
+        return self._ensure_inline("user policy", self.iam.get_user_policy, self.iam.put_user_policy,
+                                   self.names.user_policy, policies.assume_role_policy(self.role_arn),
+                                   UserName=self.names.user)
 
     def max_session_duration(self) -> int:
         try:
             return int(self.iam.get_role(RoleName=self.names.role)["Role"]["MaxSessionDuration"])
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "NoSuchEntity":
+            if _code(exc) == "NoSuchEntity":
                 raise LabError(f"The role '{self.names.role}' does not exist yet: run the setup step first.") from None
             raise
 
@@ -261,25 +420,67 @@ class Lab:
         check_session_name(session_name)
         sts = self.client("sts", credentials)
         role_arn = role_arn or self.role_arn
-        deadline = time.monotonic() + IAM_WAIT
-        delay, attempt_no = 1.0, 1
-        while True:
-            try:
-                issued = datetime.now(UTC)
-                resp = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=duration)
-                break
-            except ClientError as exc:
-                code = exc.response["Error"]["Code"]
-                recent = time.monotonic() - self._changed_at < IAM_WAIT
-                if code not in ("AccessDenied", "InvalidClientTokenId") or not recent or time.monotonic() + delay > deadline:
-                    raise
-                self.progress(f"Waiting for IAM to catch up with the lab's changes (attempt {attempt_no} "
-                              f"refused with {code}; retrying in {delay:.0f} s)...")
-                time.sleep(delay)
-                delay, attempt_no = min(delay * 2, 8.0), attempt_no + 1
+        saved = workspace.read_credentials_profile(self.names.profile) or {}
+        as_user = credentials is None or credentials.access_key_id == saved.get("aws_access_key_id")
+        caller = self.user_arn if as_user else "the caller"
+        issued = datetime.now(UTC)
+
+        def call() -> dict:
+            nonlocal issued
+            issued = datetime.now(UTC)
+            return sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=duration)
+
+        resp = self._patiently(
+            "AssumeRole", call, lambda exc: _code(exc) in ("AccessDenied", "InvalidClientTokenId"),
+            diagnose=(lambda: self._assume_problem(role_arn)) if as_user else None,
+            hint=f"check that the trust policy of {role_arn} names {caller} and that {caller}'s "
+                 f"policy allows sts:AssumeRole on {role_arn}")
         creds = TemporaryCredentials.from_assume_role_response(resp)
         user = resp["AssumedRoleUser"]
         return Session(creds, user["Arn"], user["AssumedRoleId"], duration, issued)
+
+    def _assume_problem(self, role_arn: str) -> str | None:
+        """Why the lab user cannot assume `role_arn`, read from the policies; None if they look right."""
+        from labkit.sandbox.evaluator import (
+            Caller,
+            Decision,
+            PolicyError,
+            Request,
+            evaluate,
+            evaluate_resource_policy,
+            names_principal_exactly,
+        )
+
+        if role_arn.split(":")[4:5] != [self.account_id]:
+            return None  # another account's role: its policies are not ours to read
+        role_name = role_arn.rsplit("/", 1)[-1]
+        request = Request("sts:AssumeRole", role_arn)
+        caller = Caller(self.user_arn, self.account_id)
+        try:
+            try:
+                trust = _document(self.iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"])
+            except ClientError as exc:
+                if _code(exc) == "NoSuchEntity":
+                    return f"the role {role_arn} does not exist: run the setup step (lab.setup() or `labkit setup`)"
+                raise
+            if evaluate_resource_policy(trust, caller, request).decision is not Decision.ALLOW:
+                named = [s.get("Principal") for s in trust.get("Statement", []) if s.get("Effect") == "Allow"]
+                return (f"the trust policy of role {role_name} does not accept {self.user_arn} (its Principal is "
+                        f"{json.dumps(named[0] if len(named) == 1 else named)}): name the user there")
+            if names_principal_exactly(trust, caller, request):
+                return None  # same account, user named in the trust policy: no identity policy needed
+            iam, user = self.iam, self.names.user
+            if (_pages(iam, "list_attached_user_policies", "AttachedPolicies", UserName=user)
+                    or _pages(iam, "list_groups_for_user", "Groups", UserName=user)):
+                return None  # managed policies or groups may allow it: cannot tell from here
+            inline = [(n, _document(iam.get_user_policy(UserName=user, PolicyName=n)["PolicyDocument"]))
+                      for n in _pages(iam, "list_user_policies", "PolicyNames", UserName=user)]
+            if evaluate(inline, request).decision is not Decision.ALLOW:
+                return (f"no policy of user {user} allows sts:AssumeRole on {role_arn}: give it one "
+                        "(lab.ensure_user_policy())")
+        except (ClientError, PolicyError, KeyError, TypeError):
+            return None
+        return None
 
     def try_assume_role(self, duration: int = MIN_DURATION, session_name: str | None = None,
                         **kwargs) -> Outcome:
@@ -289,11 +490,19 @@ class Lab:
     # --- EC2 probe -------------------------------------------------------------------------------------
 
     def probe_ec2(self, credentials: TemporaryCredentials | None = None) -> Outcome:
-        """DescribeInstances with these credentials (default: the IAM user's own key)."""
+        """DescribeInstances with these credentials (default: the IAM user's own key).
+
+        Right after the lab changed IAM, a refusal that propagation explains is retried: an unknown
+        key (AuthFailure) always; UnauthorizedOperation only for a role session (the user's own key
+        is meant to be refused)."""
         ec2 = self.client("ec2", credentials)
+        session = credentials is not None and bool(credentials.session_token)
+        codes = ("AuthFailure", "UnauthorizedOperation") if session else ("AuthFailure",)
 
         def call() -> list[dict]:
-            reservations = ec2.describe_instances()["Reservations"]
+            reservations = self._patiently(
+                "DescribeInstances", ec2.describe_instances, lambda exc: _code(exc) in codes,
+                hint="check that the role's policy allows ec2:DescribeInstances")["Reservations"]
             return [
                 {"InstanceId": i["InstanceId"], "State": i["State"]["Name"], "Type": i["InstanceType"],
                  "Name": next((t["Value"] for t in i.get("Tags", []) if t["Key"] == "Name"), "")}
@@ -303,7 +512,10 @@ class Lab:
         return attempt("DescribeInstances", call)
 
     def whoami(self, credentials: TemporaryCredentials | None = None) -> str:
-        return self.client("sts", credentials).get_caller_identity()["Arn"]
+        sts = self.client("sts", credentials)
+        return self._patiently("GetCallerIdentity", sts.get_caller_identity,
+                               lambda exc: _code(exc) == "InvalidClientTokenId",
+                               hint="check that the access key is active")["Arn"]
 
     # --- cleanup ---------------------------------------------------------------------------------------
 
@@ -311,6 +523,32 @@ class Lab:
         from labkit.cleanup import cleanup
 
         return cleanup(self.target, self.names, dry_run=dry_run)
+
+    def leftovers(self) -> list[str]:
+        from labkit.cleanup import leftovers
+
+        return leftovers(self.target, self.names)
+
+
+def _code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def _message(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Message", "")
+
+
+def _document(value: Any) -> Any:
+    """A policy document as IAM returns it (boto3 decodes it; some endpoints send it URL-encoded)."""
+    return json.loads(unquote(value)) if isinstance(value, str) else value
+
+
+def _pages(iam, operation: str, key: str, **kwargs) -> list:
+    return [item for page in iam.get_paginator(operation).paginate(**kwargs) for item in page[key]]
+
+
+def _tags(iam, operation: str, **kwargs) -> list[dict]:
+    return _pages(iam, operation, "Tags", **kwargs)
 
 
 def check_duration(duration: int, maximum: int = MAX_DURATION) -> None:
@@ -329,8 +567,6 @@ def check_max_session_duration(seconds: int) -> None:
 
 
 def check_session_name(name: str) -> None:
-    import re
-
     if not 2 <= len(name) <= 64 or not re.fullmatch(r"[\w+=,.@-]+", name):
         raise LabError(f"'{name}' is not a valid session name: use 2 to 64 letters, digits or the "
                        "characters + = , . @ - _ (no spaces).")

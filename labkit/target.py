@@ -31,6 +31,7 @@ class Target:
     region: str = workspace.DEFAULT_REGION
     endpoint: str | None = None
     _confirmed: bool = field(default=False, repr=False)
+    _clients: dict = field(default_factory=dict, repr=False)  # the admin's clients, made once
 
     @property
     def is_sandbox(self) -> bool:
@@ -48,7 +49,13 @@ class Target:
             ) from None
 
     def client(self, service: str, session: boto3.Session | None = None):
-        session = session or self.admin
+        """A client for `service` (the admin's unless `session`); retries throttling (standard mode,
+        6 attempts)."""
+        if session is None:
+            if service not in self._clients:
+                self._clients[service] = self.admin.client(
+                    service, region_name=self.region, endpoint_url=self.endpoint, config=RETRIES)
+            return self._clients[service]
         return session.client(service, region_name=self.region, endpoint_url=self.endpoint, config=RETRIES)
 
     def session_for(self, access_key_id: str, secret_access_key: str, session_token: str | None = None) -> boto3.Session:
@@ -88,7 +95,13 @@ class Target:
 
     def confirm(self, account_id: str) -> str:
         """Confirm, by typing it, the account the lab may create resources in."""
-        typed = str(account_id).strip().replace("-", "")
+        typed = str(account_id).strip().replace("-", "").replace(" ", "")
+        if not (len(typed) == 12 and typed.isdigit()):
+            raise LabError(
+                f"'{account_id}' is not an AWS account ID: type the 12 digits of the account, e.g. "
+                f"`target.confirm(\"{self.account_id}\")` if {self.account_id} is the account you mean. "
+                "Nothing was created."
+            )
         if typed != self.account_id:
             raise LabError(
                 f"'{account_id}' is not the account of profile '{self.admin_profile}' "
