@@ -1,0 +1,162 @@
+"""`labkit sandbox ...` and `labkit env` as a learner sees them: real subprocesses, own LABKIT_HOMEs.
+
+Every test works in a temporary LABKIT_HOME of its own, so the session's sandbox is never touched,
+and stops any sandbox it starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def labkit(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {"PATH": f"{BIN}{os.pathsep}/usr/bin:/bin", "HOME": str(home.parent),
+           "LABKIT_HOME": str(home), "LANG": "C.UTF-8"}
+    return subprocess.run([str(BIN / "labkit"), *args], stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, env=env, timeout=60)
+
+
+def one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode != 0, result
+    assert result.stderr.startswith("labkit: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    for fragment in fragments:
+        assert fragment in result.stderr
+
+
+def state(home: Path) -> dict:
+    return json.loads((home / "sandbox.json").read_text())
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def home(tmp_path: Path):
+    home = tmp_path / "labkit"
+    yield home
+    if (home / "sandbox.json").exists():  # a test that failed half-way: stop what it started
+        try:
+            os.kill(state(home)["pid"], signal.SIGKILL)
+        except (OSError, ValueError, KeyError):
+            pass
+
+
+def test_start_is_idempotent_and_env_points_at_it(home: Path) -> None:
+    first = labkit(home, "sandbox", "start")
+    assert first.returncode == 0, first.stderr
+    running = state(home)
+    assert first.stdout.startswith(f"Sandbox started at {running['endpoint']} (pid {running['pid']}).")
+
+    again = labkit(home, "sandbox", "start")
+    assert again.returncode == 0
+    assert again.stdout.strip() == (f"A sandbox is already running at {running['endpoint']} "
+                                    f"(pid {running['pid']}); not starting another.")
+    assert state(home)["pid"] == running["pid"]
+
+    env = labkit(home, "env")
+    assert env.returncode == 0 and env.stderr == ""
+    assert env.stdout.splitlines() == [
+        f"export AWS_ENDPOINT_URL={running['endpoint']}",
+        f"export AWS_CONFIG_FILE={home / 'aws-config'}",
+        f"export AWS_SHARED_CREDENTIALS_FILE={home / 'aws-credentials'}",
+        "export AWS_DEFAULT_REGION=us-east-1",
+    ]
+    evaluated = subprocess.run(["bash", "--noprofile", "--norc", "-c",
+                                'eval "$(labkit env)" && echo "$AWS_ENDPOINT_URL"'],
+                               capture_output=True, text=True, timeout=60,
+                               env={"PATH": f"{BIN}{os.pathsep}/usr/bin:/bin", "LABKIT_HOME": str(home)})
+    assert evaluated.stdout.strip() == running["endpoint"]
+
+    status = labkit(home, "sandbox", "status")
+    assert status.returncode == 0
+    assert status.stdout.startswith(f"Sandbox running at {running['endpoint']} (pid {running['pid']}")
+    assert "(real time)" in status.stdout
+
+    advanced = labkit(home, "sandbox", "clock", "advance", "15m")
+    assert advanced.returncode == 0
+    assert "moved forward 15 min" in advanced.stdout and "(15 min ahead of real time)" in advanced.stdout
+    assert "(15 min ahead of real time)" in labkit(home, "sandbox", "clock").stdout
+
+    one_line_error(labkit(home, "sandbox", "clock", "advance", "banana"),
+                   "'banana' is not a duration", "15m")
+    assert "(15 min ahead of real time)" in labkit(home, "sandbox", "clock").stdout  # unchanged
+
+    stopped = labkit(home, "sandbox", "stop")
+    assert stopped.returncode == 0
+    assert stopped.stdout.strip() == f"Sandbox at {running['endpoint']} (pid {running['pid']}) stopped."
+    assert not (home / "sandbox.json").exists()
+    assert not alive(running["pid"])
+
+    one_line_error(labkit(home, "sandbox", "stop"), "No sandbox is running", "nothing to stop")
+    not_running = labkit(home, "sandbox", "status")
+    assert not_running.returncode == 1
+    assert not_running.stdout.strip() == "No sandbox is running. Start one with `labkit sandbox start`."
+
+
+def test_stale_state_file_is_cleaned_up(home: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    home.mkdir(parents=True)
+    (home / "sandbox.json").write_text(json.dumps({
+        "endpoint": "http://127.0.0.1:9", "port": 9, "pid": dead.pid, "token": "x",
+        "started": "2026-01-01T00:00:00+00:00"}))
+    status = labkit(home, "sandbox", "status")
+    assert status.returncode == 1
+    assert status.stdout.startswith("No sandbox is running.")
+    assert not (home / "sandbox.json").exists(), "a state file left by a dead process must go"
+
+    (home / "sandbox.json").write_text(json.dumps({"pid": dead.pid}))
+    one_line_error(labkit(home, "sandbox", "stop"), "nothing to stop")
+    assert not (home / "sandbox.json").exists()
+
+    (home / "sandbox.json").write_text("{not json")
+    assert labkit(home, "sandbox", "status").returncode == 1
+    assert not (home / "sandbox.json").exists()
+
+
+def test_busy_port_is_one_clear_line(home: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        started = time.monotonic()
+        result = labkit(home, "sandbox", "start", "--port", str(port))
+    one_line_error(result, f"Port {port} on 127.0.0.1 is already in use", "--port")
+    assert result.returncode == 2
+    assert time.monotonic() - started < 10
+    assert not (home / "sandbox.json").exists()
+
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    (["sandbox", "frobnicate"], ["invalid choice: 'frobnicate'"]),
+    (["sandbox", "clock", "rewind"], ["invalid choice: 'rewind'"]),
+    (["sandbox", "start", "--port", "http"], ["--port", "invalid int value: 'http'"]),
+    (["sandbox", "start", "--port", "70000"], ["Port 70000 is not a TCP port"]),
+    (["sandbox", "start", "--throttle", "2"], ["--throttle 2.0 is not a share of requests"]),
+    (["sandbox", "start", "--iam-delay", "-1"], ["--iam-delay -1.0 is negative"]),
+    (["sandbox", "clock", "advance", "15m"], ["No sandbox is running", "labkit sandbox start"]),
+    (["sandbox", "reset"], ["No sandbox is running"]),
+    (["frobnicate"], ["invalid choice: 'frobnicate'"]),
+])
+def test_bad_input_is_one_clear_line(home: Path, args: list[str], fragments: list[str]) -> None:
+    result = labkit(home, *args)
+    one_line_error(result, *fragments)
+    assert result.returncode == 2
+    assert not (home / "sandbox.json").exists(), "bad input must not start a sandbox"
