@@ -228,3 +228,33 @@ def _with_tty(home: Path, env: dict, *args: str, typed: str) -> subprocess.Compl
     finally:
         os.close(slave)
         os.close(master)
+
+
+def test_role_profile_boto3_assumes_and_renews_by_itself(lab_home: Path, monkeypatch) -> None:
+    """[profile sts-role] from `labkit setup`: boto3 assumes the role, and again once it expired."""
+    assert labkit(lab_home, "sandbox", "clock", "reset").returncode == 0  # expiry starts from now
+    assert labkit(lab_home, "setup").returncode == 0
+    try:
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(lab_home / "aws-config"))
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(lab_home / "aws-credentials"))
+        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # the profile's endpoint_url only
+        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        session = boto3.Session(profile_name="sts-role")
+        sts = session.client("sts")
+        session_arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/sts_role/sts-session"
+        assert sts.get_caller_identity()["Arn"] == session_arn
+        first = session.get_credentials().get_frozen_credentials()
+
+        assert labkit(lab_home, "sandbox", "clock", "advance", "15m").returncode == 0
+        endpoint = json.loads((lab_home / "sandbox.json").read_text())["endpoint"]
+        old = boto3.client("sts", region_name="us-east-1", endpoint_url=endpoint,
+                           aws_access_key_id=first.access_key, aws_secret_access_key=first.secret_key,
+                           aws_session_token=first.token)
+        with pytest.raises(ClientError) as refused:
+            old.get_caller_identity()
+        assert refused.value.response["Error"]["Code"] == "ExpiredToken"
+
+        assert sts.get_caller_identity()["Arn"] == session_arn  # the same client, renewed itself
+        assert session.get_credentials().get_frozen_credentials().access_key != first.access_key
+    finally:
+        assert labkit(lab_home, "cleanup").returncode == 0

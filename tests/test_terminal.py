@@ -280,6 +280,8 @@ def test_every_command_shows_what_the_doc_shows(walk: Terminal) -> None:
 
 def test_commands_succeed_unless_the_doc_shows_an_error(walk: Terminal) -> None:
     for result in walk.results:
+        if result.command.startswith('eval "$('):
+            continue  # eval succeeds even when the command inside fails (see the next test)
         failed = "An error occurred (" in result.err or result.err.startswith("labkit:") and \
             "saved profile" not in result.err
         assert (result.rc != 0) == failed, f"`{result.command}` exit {result.rc}: {result.err}"
@@ -334,9 +336,89 @@ def test_exported_keys_win_over_profile_default_and_explicit_profile_wins_over_t
 
 def test_creds_export_replaces_the_three_exports(walk: Terminal) -> None:
     evals = [r for r in walk.results if r.command.startswith('eval "$(aws sts assume-role')]
-    assert evals and all(r.rc == 0 and r.out == "" and r.err == "" for r in evals)
+    good = [r for r in evals if "--duration-seconds 900 " in r.command]
+    assert good and all(r.rc == 0 and r.out == "" and r.err == "" for r in good)
     whoami = results_for(walk, "aws sts get-caller-identity")[2]
     assert json.loads(whoami.out)["Arn"] == SESSION_ARN
+
+
+def test_a_refused_assume_role_in_eval_leaves_the_shell_as_it_was(walk: Terminal) -> None:
+    (bad,) = [r for r in walk.results if r.command.startswith('eval "$(') and " 7200 " in r.command]
+    assert bad.out == "" and bad.rc == 0  # eval of nothing
+    assert bad.err.startswith("\nAn error occurred (ValidationError) when calling the AssumeRole "
+                              "operation: The requested DurationSeconds exceeds the MaxSessionDuration "
+                              "set for this role.\n")
+    assert bad.err.rstrip().splitlines()[-1].startswith("labkit: No JSON on standard input")
+    # the variables still hold the session from the eval before it: expired 15 min later, and not
+    # replaced by profile default (which a cleared AWS_ACCESS_KEY_ID would fall back to)
+    assert "(ExpiredToken)" in results_for(walk, "aws sts get-caller-identity")[3].err
+
+
+@pytest.fixture(scope="module")
+def session_json(walk: Terminal, tmp_path_factory) -> tuple[Path, dict]:
+    """A real `aws sts assume-role` output from the walk-through, saved as a learner would."""
+    data = walk.last_assume_role()
+    path = tmp_path_factory.mktemp("creds") / "session.json"
+    path.write_text(json.dumps(data, indent=4))
+    return path, data["Credentials"]
+
+
+def bash(script: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {"PATH": f"{BIN}{os.pathsep}/usr/bin:/bin", "HOME": str(cwd), "LANG": "C.UTF-8",
+           "LABKIT_HOME": str(cwd / "labkit")}
+    return subprocess.run(["bash", "--noprofile", "--norc", "-c", script], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+PRINT_VARS = 'printf "%s\\n" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$AWS_SESSION_TOKEN"'
+
+
+def test_creds_export_every_format_from_a_real_response(session_json) -> None:
+    path, creds = session_json
+    values = [creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]]
+    cwd = path.parent
+    script = " & ".join(f"labkit creds export --format {fmt} < session.json > {fmt}.out"
+                        for fmt in ("bash", "zsh", "fish", "powershell", "cmd", "dotenv", "json"))
+    done = bash(script + " & wait", cwd)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    for fmt in ("bash", "zsh"):  # what `eval "$(...)"` does with it
+        evaluated = bash(f'eval "$(cat {fmt}.out)"; {PRINT_VARS}', cwd)
+        assert evaluated.stdout.splitlines() == values, fmt
+    sourced = bash(f"set -a; . ./dotenv.out; set +a; {PRINT_VARS}", cwd)
+    assert sourced.stdout.splitlines() == values
+    as_json = json.loads((cwd / "json.out").read_text())
+    assert [as_json[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")] == values
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    assert (cwd / "fish.out").read_text().splitlines() == [f'set -gx {n} "{v}"' for n, v in zip(names, values, strict=True)]
+    assert (cwd / "powershell.out").read_text().splitlines() == [f'$Env:{n} = "{v}"' for n, v in zip(names, values, strict=True)]
+    assert (cwd / "cmd.out").read_text().splitlines() == [f"set {n}={v}" for n, v in zip(names, values, strict=True)]
+
+
+def test_creds_process_from_stdin_is_credential_process_json(session_json) -> None:
+    path, creds = session_json
+    result = bash("labkit creds process < session.json", path.parent)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["Version"] == 1
+    assert (data["AccessKeyId"], data["SecretAccessKey"], data["SessionToken"]) == \
+        (creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    assert data["Expiration"].endswith("Z")
+
+
+@pytest.mark.parametrize(("script", "says"), [
+    ("labkit creds export < /dev/null", "No JSON on standard input"),
+    ("echo '{\"Credentials\": ' | labkit creds export", "The input is not valid JSON"),
+    ("aws_output='[\"ASIA\"]'; echo \"$aws_output\" | labkit creds export", "Expected a JSON object"),
+    ("echo '{\"AssumedRoleUser\": {}}' | labkit creds export", "Credentials"),
+    ("labkit creds export --format tcsh < session.json", "Unknown format 'tcsh'"),
+    ("labkit creds process --profile nope", "nope"),
+])
+def test_creds_bad_input_is_one_line(session_json, script: str, says: str) -> None:
+    result = bash(script, session_json[0].parent)
+    assert result.returncode == 2, result
+    assert result.stdout == ""
+    assert result.stderr.startswith("labkit: ") and result.stderr.count("\n") == 1, result.stderr
+    assert says in result.stderr and "Traceback" not in result.stderr
 
 
 def test_role_profile_lets_cli_and_boto3_assume_and_renew(walk: Terminal) -> None:
