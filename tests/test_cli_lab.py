@@ -231,7 +231,10 @@ def _with_tty(home: Path, env: dict, *args: str, typed: str) -> subprocess.Compl
 
 
 def test_role_profile_boto3_assumes_and_renews_by_itself(lab_home: Path, monkeypatch) -> None:
-    """[profile sts-role] from `labkit setup`: boto3 assumes the role, and again once it expired."""
+    """[profile sts-role] from `labkit setup`: boto3 assumes the role, and again once it expired.
+
+    Also the endpoint: the profiles' endpoint_url is used, unless AWS_ENDPOINT_URL is set.
+    """
     assert labkit(lab_home, "sandbox", "clock", "reset").returncode == 0  # expiry starts from now
     assert labkit(lab_home, "setup").returncode == 0
     try:
@@ -239,6 +242,11 @@ def test_role_profile_boto3_assumes_and_renews_by_itself(lab_home: Path, monkeyp
         monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(lab_home / "aws-credentials"))
         monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # the profile's endpoint_url only
         monkeypatch.delenv("AWS_PROFILE", raising=False)
+        endpoint = json.loads((lab_home / "sandbox.json").read_text())["endpoint"]
+        assert boto3.Session(profile_name="default").client("sts").meta.endpoint_url == endpoint
+        monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # the variable wins over the file
+        assert boto3.Session(profile_name="default").client("sts").meta.endpoint_url == "http://127.0.0.1:9"
+        monkeypatch.delenv("AWS_ENDPOINT_URL")
         session = boto3.Session(profile_name="sts-role")
         sts = session.client("sts")
         session_arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/sts_role/sts-session"
@@ -246,7 +254,6 @@ def test_role_profile_boto3_assumes_and_renews_by_itself(lab_home: Path, monkeyp
         first = session.get_credentials().get_frozen_credentials()
 
         assert labkit(lab_home, "sandbox", "clock", "advance", "15m").returncode == 0
-        endpoint = json.loads((lab_home / "sandbox.json").read_text())["endpoint"]
         old = boto3.client("sts", region_name="us-east-1", endpoint_url=endpoint,
                            aws_access_key_id=first.access_key, aws_secret_access_key=first.secret_key,
                            aws_session_token=first.token)
