@@ -69,10 +69,16 @@ def _expiration_of(session) -> datetime:
     return expiration if expiration.tzinfo else expiration.replace(tzinfo=UTC)
 
 
-def print_in_place(line: str) -> None:
-    """Overwrite the current line (a terminal, or a notebook cell's output)."""
-    sys.stdout.write("\r" + line.ljust(78))
-    sys.stdout.flush()
+class InPlace:
+    """Writes each line over the previous one (a terminal, or a notebook cell's output)."""
+
+    def __init__(self) -> None:
+        self.width = 0
+
+    def __call__(self, line: str) -> None:
+        sys.stdout.write("\r" + line.ljust(self.width))
+        sys.stdout.flush()
+        self.width = max(self.width, len(line))
 
 
 def expire(target, session, countdown: Callable[[str], None] | None = None, *,
@@ -114,7 +120,7 @@ def _wait(expiration: datetime, countdown: Callable[[str], None] | None, *, max_
         raise LabError(f"max_wait={max_wait} is negative: give the most seconds to wait now, e.g. 60.")
     if tick <= 0:
         raise LabError(f"tick={tick} must be a positive number of seconds, e.g. 1.")
-    show = countdown or print_in_place
+    show = countdown or InPlace()
     done_at = expiration.timestamp() + margin
     left = done_at - clock()
     come_back = (f"The session expires at {_clock_text(expiration)}. Run this step again after "
