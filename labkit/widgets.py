@@ -288,9 +288,11 @@ class Ec2ProbeButton:
     """DescribeInstances with the given credentials; a badge says allowed, refused or expired."""
 
     def __init__(self, lab: Lab,
-                 credentials: Callable[[], TemporaryCredentials | None] | TemporaryCredentials | None = None):
+                 credentials: Callable[[], TemporaryCredentials | None] | TemporaryCredentials | None = None,
+                 who: Callable[[], str] | None = None):
         self.lab = lab
         self._credentials = credentials if callable(credentials) else (lambda: credentials)
+        self._who = who
         self.button = w.Button(description="Probe EC2", icon="search",
                                tooltip="aws ec2 describe-instances with these credentials",
                                layout=w.Layout(width="130px", flex="0 0 auto"))
@@ -314,7 +316,8 @@ class Ec2ProbeButton:
             self.outcome = None
             self.badge.value = f"<span style='color:{_RED}'>{_esc(exc)}</span>"
             return None
-        self.badge.value = self._render(self.outcome)
+        who = f" <span style='color:{_GREY}'>as {_esc(self._who())}</span>" if self._who else ""
+        self.badge.value = self._render(self.outcome) + who
         return self.outcome
 
     def _render(self, outcome: Outcome) -> str:
@@ -425,7 +428,7 @@ class AssumeRolePanel:
         self.reveal.observe(self._on_reveal, "value")
         self.reveal_box = w.HTML()
         self.countdown_box = w.VBox([])
-        self.probe = Ec2ProbeButton(lab, self.probe_credentials)
+        self.probe = Ec2ProbeButton(lab, self.probe_credentials, who=self.probe_caller)
         self.clock = ClockControl(lab, on_advance=self._clock_moved) if lab.target.is_sandbox else None
         rows = [w.HTML(f"<b>AssumeRole</b> on <code>{_esc(lab.role_arn)}</code>"), self.picker.widget,
                 self.name.widget, w.HBox([self.button, self.status]), self.card, self.countdown_box,
@@ -441,18 +444,29 @@ class AssumeRolePanel:
         """The session's keys once assumed; before that the caller's (by default the IAM user's)."""
         return self.session.credentials if self.session else self.caller_credentials
 
+    def probe_caller(self) -> str:
+        if self.session is not None:
+            return f"the session {self.session.arn.rsplit('/', 1)[-1]} (its temporary keys)"
+        if self.caller_credentials is not None:
+            return "the caller's credentials"
+        return f"{self.lab.names.user} (its own key, profile {self.lab.names.profile})"
+
     def _validity(self, valid: bool) -> None:
         self.button.disabled = not valid
 
     def assume(self) -> Session | None:
         """AssumeRole with the chosen duration and name; AWS's refusal is shown, not raised."""
         self.status.value = "<i>calling AssumeRole...</i>"
+        progress = self.lab.progress  # progress lines (waiting for IAM) go to the panel, not a cell
+        self.lab.progress = lambda line: setattr(self.status, "value", f"<i>{_esc(line)}</i>")
         try:
             outcome = self.lab.try_assume_role(self.picker.value, self.name.value,
                                                credentials=self.caller_credentials)
         except (LabError, BotoCoreError) as exc:
             self.status.value = f"<span style='color:{_RED}'>{_esc(exc)}</span>"
             return None
+        finally:
+            self.lab.progress = progress
         if not outcome.ok:
             self.status.value = outcome._repr_html_()
             return None

@@ -223,6 +223,7 @@ def test_panel_walks_the_lesson_refused_allowed_expired(lab, clock_reset):
     assert panel.picker.slider.max == 3600
     panel.probe.button.click()
     assert panel.probe.state == "refused" and "UnauthorizedOperation" in panel.probe.badge.value
+    assert "as labkit-widget-user (its own key" in panel.probe.badge.value
 
     panel.picker.value = 3600
     panel.button.click()
@@ -235,8 +236,10 @@ def test_panel_walks_the_lesson_refused_allowed_expired(lab, clock_reset):
     assert 3500 < left < 3602  # the sandbox clock reads whole seconds
     assert 3500 < panel.countdown.play.value <= 3600
 
+    assert "probe again" in panel.probe.badge.value  # the user's refusal is not left showing
     panel.probe.button.click()
     assert panel.probe.state == "allowed" and "3 instances" in panel.probe.badge.value
+    assert "as the session widget-session" in panel.probe.badge.value
 
     panel.clock.buttons[1].click()  # +1 h
     panel.clock.buttons[0].click()  # +15 min
@@ -321,3 +324,24 @@ def test_clock_control_is_for_the_sandbox_only(lab):
     real = Lab(Target(AWS, "some-profile"), names=lab.names)
     with pytest.raises(LabError, match="Only the sandbox's clock"):
         ClockControl(real)
+
+
+def test_progress_lines_go_to_the_panel_not_to_a_cell(lab, capsys):
+    panel = AssumeRolePanel(lab, reveal_profile=PROFILE)
+    before = lab.progress
+    shown = []
+    panel.status.observe(lambda change: shown.append(change["new"]), "value")
+
+    def slow_iam(duration, session_name, **kwargs):
+        lab.progress("Waiting for IAM to apply the lab's recent changes")
+        return original(duration, session_name, **kwargs)
+
+    original = lab.try_assume_role
+    lab.try_assume_role = slow_iam
+    try:
+        panel.button.click()
+    finally:
+        del lab.try_assume_role
+    assert any("Waiting for IAM" in value for value in shown)
+    assert capsys.readouterr().out == ""
+    assert lab.progress is before and panel.session is not None
