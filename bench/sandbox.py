@@ -375,8 +375,8 @@ def main(argv: list[str] | None = None) -> int:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
-        plain = build_setup(plain_endpoint, {"AccessKeyId": "AKIAIOSFODNN7EXAMPLE",
-                                             "SecretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"})
+        plain = build_setup(plain_endpoint, {"AccessKeyId": "testing",
+                                             "SecretAccessKey": "testing"})
 
         print(f"\n1. Latency: {args.requests} requests per operation per server after {args.warmup} warm-up, "
               f"interleaved in rounds of {args.batch}")

@@ -83,7 +83,7 @@ _private: Private | None = None
 def private_sandbox(config) -> Private:
     """The private sandbox (started on first use), reset to a fresh state without faults."""
     global _private
-    if _private is None or lifecycle._alive(_private.sandbox.pid) is False:
+    if _private is None or not _alive(_private.sandbox.pid):
         home = Path(tempfile.mkdtemp(prefix="labkit-private-"))
         saved = os.environ.get("LABKIT_HOME")
         os.environ["LABKIT_HOME"] = str(home)
@@ -100,6 +100,18 @@ def private_sandbox(config) -> Private:
     return _private
 
 
+def _alive(pid: int) -> bool:
+    """Is our sandbox process running (a zombie child of ours is not)?"""
+    try:
+        os.kill(pid, 0)
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    except OSError:
+        return False
+    return done == 0
+
+
 def _stop() -> None:
     global _private
     if _private is None:
@@ -108,9 +120,9 @@ def _stop() -> None:
     try:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and lifecycle._alive(pid):
+        while time.monotonic() < deadline and _alive(pid):
             time.sleep(0.05)
-        if lifecycle._alive(pid):
+        if _alive(pid):
             os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass

@@ -20,9 +20,9 @@ import pytest
 BIN = Path(sys.executable).parent
 
 
-def labkit(home: Path, *args: str) -> subprocess.CompletedProcess:
+def labkit(home: Path, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = {"PATH": f"{BIN}{os.pathsep}/usr/bin:/bin", "HOME": str(home.parent),
-           "LABKIT_HOME": str(home), "LANG": "C.UTF-8"}
+           "LABKIT_HOME": str(home), "LANG": "C.UTF-8", **(extra_env or {})}
     return subprocess.run([str(BIN / "labkit"), *args], stdin=subprocess.DEVNULL, capture_output=True,
                           text=True, env=env, timeout=60)
 
@@ -40,11 +40,9 @@ def state(home: Path) -> dict:
 
 
 def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    from labkit.sandbox.lifecycle import process_alive
+
+    return process_alive(pid)
 
 
 @pytest.fixture
@@ -73,6 +71,7 @@ def test_start_is_idempotent_and_env_points_at_it(home: Path) -> None:
     env = labkit(home, "env")
     assert env.returncode == 0 and env.stderr == ""
     assert env.stdout.splitlines() == [
+        "unset AWS_PROFILE AWS_DEFAULT_PROFILE",
         f"export AWS_ENDPOINT_URL={running['endpoint']}",
         f"export AWS_CONFIG_FILE={home / 'aws-config'}",
         f"export AWS_SHARED_CREDENTIALS_FILE={home / 'aws-credentials'}",
@@ -160,3 +159,11 @@ def test_bad_input_is_one_clear_line(home: Path, args: list[str], fragments: lis
     one_line_error(result, *fragments)
     assert result.returncode == 2
     assert not (home / "sandbox.json").exists(), "bad input must not start a sandbox"
+
+
+def test_env_for_a_real_account_points_at_no_sandbox(home: Path) -> None:
+    env = labkit(home, "env", extra_env={"LABKIT_TARGET": "aws"})
+    assert env.returncode == 0, env.stderr
+    assert "unset AWS_ENDPOINT_URL" in env.stdout.splitlines()
+    assert "127.0.0.1" not in env.stdout
+    assert not (home / "sandbox.json").exists()

@@ -344,3 +344,16 @@ def test_presigned_url_expires(sandbox):
         urllib.request.urlopen(url, timeout=10)
     assert info.value.code == 403
     assert b"<Message>Request has expired</Message>" in info.value.read()
+
+
+def test_assume_role_response_has_aws_shape(seed_setup):
+    """Whole-second Expiration; PackedPolicySize only with a session policy."""
+    user, role_arn = seed_setup
+    status, body = raw_request("sts", {"Action": "AssumeRole", "Version": "2011-06-15", "RoleArn": role_arn,
+                                       "RoleSessionName": "shape", "DurationSeconds": "900"}, user)
+    assert status == 200
+    assert "PackedPolicySize" not in body
+    assert re.search(r"<Expiration>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ</Expiration>", body), body
+    resp = user.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="shape2",
+                                          Policy=policy(allow("ec2:DescribeInstances")))
+    assert "PackedPolicySize" in resp

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 
 from labkit.durations import describe_duration, parse_duration
@@ -97,7 +98,16 @@ def _clock_reset(args: argparse.Namespace) -> int:
 
 
 def _env(args: argparse.Namespace) -> int:
-    running = lifecycle.ensure_running()
-    for name, value in lifecycle.env_exports(running).items():
+    """Export lines for the current target; a leftover AWS_PROFILE would override profile default."""
+    print("unset AWS_PROFILE AWS_DEFAULT_PROFILE")
+    if (os.environ.get("LABKIT_TARGET") or "sandbox").strip().lower() == "aws":
+        from labkit import workspace
+
+        print("unset AWS_ENDPOINT_URL")
+        exports = {"AWS_CONFIG_FILE": str(workspace.config_file()),
+                   "AWS_SHARED_CREDENTIALS_FILE": str(workspace.credentials_file())}
+    else:
+        exports = lifecycle.env_exports(lifecycle.ensure_running())
+    for name, value in exports.items():
         print(f"export {name}={shlex.quote(value)}")
     return 0

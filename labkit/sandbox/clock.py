@@ -41,8 +41,9 @@ class SandboxClock:
         return datetime.fromtimestamp(self.timestamp(), UTC)
 
     def utcnow_naive(self) -> datetime:
-        """What moto's `utcnow()` returns (naive UTC), on the sandbox clock."""
-        return self.now().replace(tzinfo=None)
+        """What moto's `utcnow()` returns (naive UTC), on the sandbox clock, in whole seconds as
+        AWS's timestamps (Expiration, CreateDate) are."""
+        return self.now().replace(tzinfo=None, microsecond=0)
 
     @staticmethod
     def real_now() -> datetime:

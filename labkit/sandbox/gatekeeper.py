@@ -200,13 +200,18 @@ class Gatekeeper:
         captured: dict[str, Any] = {}
 
         def capture(status, headers, exc_info=None):
-            captured["status"] = status
-            return start_response(status, headers, exc_info)
+            captured.update(status=status, headers=headers)
+            return lambda data: None  # the body is returned below, after it is corrected
 
-        chunks = list(self.app(environ, capture))
-        body = b"".join(chunks)
-        if captured.get("status", "").startswith("200"):
+        body = b"".join(self.app(environ, capture))
+        status = captured.get("status", "500 Internal Server Error")
+        if status.startswith("200"):
             self._remember_session(body, call, identity, duration)
+            if not _has_session_policy(call.params):
+                # AWS sends PackedPolicySize only when the call carried a session policy or tags
+                body = re.sub(rb"\s*<PackedPolicySize>\d+</PackedPolicySize>", b"", body)
+        headers = [(k, v) for k, v in captured.get("headers", []) if k.lower() != "content-length"]
+        start_response(status, headers + [("Content-Length", str(len(body)))])
         return [body]
 
     def _remember_session(self, body: bytes, call: Call, identity: Identity, duration: int) -> None:
@@ -239,6 +244,10 @@ class Gatekeeper:
         role = role_by_arn(p["RoleArn"])
         if role is not None:
             role.last_used = now.replace(tzinfo=None)
+
+
+def _has_session_policy(params: dict[str, str]) -> bool:
+    return any(k == "Policy" or k.startswith(("PolicyArns.", "Tags.")) for k in params)
 
 
 def _check_iam_input(call: Call) -> None:

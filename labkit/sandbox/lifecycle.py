@@ -46,7 +46,8 @@ class Sandbox:
             ) from None
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Is `pid` running? (A zombie waiting to be reaped is not.)"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -57,6 +58,10 @@ def _alive(pid: int) -> bool:
         done, _ = os.waitpid(pid, os.WNOHANG)
         return done == 0
     except ChildProcessError:
+        pass
+    try:  # nor is anyone's zombie (Linux), waiting to be reaped
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
         return True
 
 
@@ -76,7 +81,7 @@ def current() -> Sandbox | None:
     state = _read_state()
     if state is None:
         return None
-    if not _alive(int(state.get("pid", 0))):
+    if not process_alive(int(state.get("pid", 0))):
         workspace.state_file().unlink(missing_ok=True)
         return None
     return Sandbox(state["endpoint"], state["port"], state["pid"], state["token"], state["started"])
@@ -147,9 +152,9 @@ def stop() -> Sandbox:
         raise LabError("No sandbox is running in this lab workspace, so there is nothing to stop.")
     os.kill(running.pid, signal.SIGTERM)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _alive(running.pid):
+    while time.monotonic() < deadline and process_alive(running.pid):
         time.sleep(0.05)
-    if _alive(running.pid):
+    if process_alive(running.pid):
         os.kill(running.pid, signal.SIGKILL)
     workspace.state_file().unlink(missing_ok=True)
     return running

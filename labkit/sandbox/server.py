@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     app, control = build_app({"iam_delay": args.iam_delay, "throttle": args.throttle})
     try:
         server = make_server("127.0.0.1", args.port, app, threaded=True)
+        server.daemon_threads = True  # a stop does not wait for idle keep-alive connections
     except OSError as exc:
         print(f"labkit sandbox: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}", file=sys.stderr)
         return 3
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, shutdown)
     logging.getLogger("labkit.sandbox").info("listening on %s (pid %s)", endpoint, os.getpid())
     try:
-        server.serve_forever()
+        server.serve_forever(poll_interval=0.1)
     finally:
         try:
             current = json.loads(state_file.read_text())
@@ -118,4 +119,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    logging.shutdown()
+    os._exit(code)  # skip tearing down moto's thousands of objects: a stop takes 0.1 s, not 2
