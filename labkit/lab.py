@@ -519,10 +519,11 @@ class Lab:
 
     # --- cleanup ---------------------------------------------------------------------------------------
 
-    def cleanup(self, dry_run: bool = False) -> list[Step]:
+    def cleanup(self, dry_run: bool = False, everyone: bool = False) -> list[Step]:
+        """Everything the lab made (this learner's; with `everyone`, every learner's)."""
         from labkit.cleanup import cleanup
 
-        return cleanup(self.target, self.names, dry_run=dry_run)
+        return cleanup(self.target, self.names, dry_run=dry_run, everyone=everyone)
 
     def leftovers(self) -> list[str]:
         from labkit.cleanup import leftovers

@@ -54,12 +54,16 @@ class Timeline:
     issued: datetime | None = None
     expires: datetime | None = None
     marks: list[Mark] = field(default_factory=list)
+    _before_start: int = 0  # probes recorded before start(): made before the session existed
 
     def start(self, session) -> None:
         """Take issue and expiry from a Session: Expiration, and Expiration minus the duration
-        (both on the clock of whoever issued it)."""
+        (both on the clock of whoever issued it). AWS gives whole seconds, so a probe made a
+        fraction of a second before AssumeRole can carry a later time than `issued`: what was
+        recorded before start() is 'before' whatever its time says."""
         expires = _utc(session.expiration)
         self.issued, self.expires = expires - timedelta(seconds=session.duration), expires
+        self._before_start = len(self.marks)
 
     def record(self, label: str, outcome: Outcome, at: datetime | None = None) -> Mark:
         """Add a probe's outcome, at `at` or now on the timeline's clock."""
@@ -82,7 +86,8 @@ class Timeline:
 
     def phase(self, mark: Mark) -> str:
         """'before', 'during' or 'after' the session."""
-        if self.issued is None or mark.at < self.issued:
+        recorded_before = any(m is mark for m in self.marks[: self._before_start])
+        if self.issued is None or recorded_before or mark.at < self.issued:
             return "before"
         if self.expires is not None and mark.at >= self.expires:
             return "after"

@@ -234,3 +234,18 @@ def test_cleanup_pages_through_many_users(private, target):
     assert len(users) > 105 and sorted(users)[-1].startswith("zz-")
     assert "labkit-sts-user" in [s.name for s in cleanup(target)]
     assert leftovers(target) == []
+
+
+def test_cli_all_learners_sweeps_every_seat(private, target, monkeypatch, capsys):
+    from labkit.cli import main
+
+    for learner in ("carol", "dave"):
+        Lab(target, Names.for_target(target, learner=learner), progress=[].append).setup()
+        workspace.remove_credentials_profile("default")
+    monkeypatch.setenv("LABKIT_NAME_SUFFIX", "carol")
+    assert main(["cleanup", "--yes"]) == 0  # a learner's own cleanup: carol's seat only
+    assert leftovers(target, Names.for_target(target, learner="dave")) != []
+    assert main(["cleanup", "--all-learners", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "labkit-sts-user-dave" in out
+    assert leftovers(target, Names.for_target(target), everyone=True) == []

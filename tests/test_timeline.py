@@ -132,3 +132,19 @@ def test_the_sandbox_clock_is_real_time_plus_the_offset_to_the_microsecond(monke
     now = clock_for(Target("sandbox", "labkit-admin"))()
     expected = datetime.now(UTC) + timedelta(seconds=4500.25)
     assert abs((now - expected).total_seconds()) < 1
+
+
+def test_a_probe_recorded_before_start_is_before_even_within_the_same_second():
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    from labkit.outcomes import Outcome
+    from labkit.timeline import Timeline
+
+    issued = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
+    timeline = Timeline()
+    timeline.record("as the user", Outcome("DescribeInstances", False, code="UnauthorizedOperation"),
+                    at=issued + timedelta(milliseconds=700))  # AWS truncates the issue time
+    timeline.start(SimpleNamespace(expiration=issued + timedelta(seconds=900), duration=900))
+    timeline.record("with the session", Outcome("DescribeInstances", True), at=issued + timedelta(seconds=2))
+    assert [r["phase"] for r in timeline.rows()] == ["before", "during"]

@@ -51,6 +51,8 @@ def add_parser(sub) -> None:
         description="Remove the lab's IAM users, roles, keys and policies (found by the lab's tag and "
         "name) and the lab-local profiles that used them.")
     cleanup.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    cleanup.add_argument("--all-learners", action="store_true",
+                         help="an instructor's sweep: every learner's resources (LABKIT_NAME_SUFFIX ignored)")
     cleanup.add_argument("--yes", action="store_true",
                          help="on a real AWS account: remove without asking for the account ID")
     cleanup.add_argument("--role-name", default=None, metavar="NAME",
@@ -173,7 +175,8 @@ def _forget_role_profile(role_arns: set[str], dry_run: bool) -> list[Step]:
 def _print_steps(steps: list[Step]) -> None:
     width = max(len(s.action) for s in steps)
     for step in steps:
-        print(f"  {step.action:<{width}}  {step.what} {step.name}")
+        detail = f": {step.detail}" if step.detail else ""
+        print(f"  {step.action:<{width}}  {step.what} {step.name}{detail}")
 
 
 def run_setup(args: argparse.Namespace) -> int:
@@ -253,7 +256,8 @@ def run_cleanup(args: argparse.Namespace) -> int:
 
     target = connect()
     lab = Lab(target, Names.for_target(target, user=user, role=role))
-    planned = lab.cleanup(dry_run=True)
+    everyone = bool(getattr(args, "all_learners", False))
+    planned = lab.cleanup(dry_run=True, everyone=everyone)
     role_arns = {f"arn:aws:iam::{lab.account_id}:role/{s.name}" for s in planned if s.what == "IAM role"}
     planned += _forget_role_profile(role_arns, dry_run=True)
     if not planned:
@@ -268,7 +272,7 @@ def run_cleanup(args: argparse.Namespace) -> int:
         print(f"The lab's resources in account {lab.account_id}:")
         _print_steps(planned)
         _ask_account(target, "remove the resources listed above from", args.yes)
-    steps = lab.cleanup(dry_run=False)
+    steps = lab.cleanup(dry_run=False, everyone=everyone)
     steps += _forget_role_profile(role_arns, dry_run=False)
     _names_file().unlink(missing_ok=True)
     print(f"Removed from account {lab.account_id}:")
