@@ -90,17 +90,9 @@ def _aws_env(home: Path) -> dict[str, str]:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # reap it if it is a child of ours that has exited
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == 0
-    except ChildProcessError:
-        return True
+    from labkit.sandbox.lifecycle import process_alive
+
+    return process_alive(pid)
 
 
 def _kill(pid: int) -> None:
