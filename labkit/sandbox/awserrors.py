@@ -27,66 +27,81 @@ class AwsError(Exception):
         return f"{self.status} {self.code}: {self.message}"
 
 
-# --- authentication (rows 5a-5d) ---------------------------------------------------------------
+# --- authentication and expiry (rows 4a-5d): one table, per service ----------------------------
+# case -> service ("*" = STS, IAM and the other query-protocol services) -> (status, code, message)
+
+_EC2_AUTH = (401, "AuthFailure", "AWS was not able to validate the provided access credentials")
+_SIGNATURE = ("The request signature we calculated does not match the signature you provided. "
+              "Check your AWS Secret Access Key and signing method. Consult the service "
+              "documentation for details.")
+AUTH_ERRORS: dict[str, dict[str, tuple[int, str, str]]] = {
+    "invalid_token": {  # rows 5a, 5d: unknown or inactive key, session token that does not match
+        "ec2": _EC2_AUTH,
+        "s3": (403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."),
+        "*": (403, "InvalidClientTokenId", "The security token included in the request is invalid."),
+    },
+    "signature_mismatch": {  # row 5b: wrong secret key
+        "ec2": _EC2_AUTH,
+        "s3": (403, "SignatureDoesNotMatch", "The request signature we calculated does not match the "
+               "signature you provided. Check your key and signing method."),
+        "*": (403, "SignatureDoesNotMatch", _SIGNATURE),
+    },
+    "missing_authentication": {  # no signature at all
+        "ec2": _EC2_AUTH,
+        "s3": (403, "AccessDenied", "Access Denied"),
+        "*": (403, "MissingAuthenticationToken", "Request is missing Authentication Token"),
+    },
+    "clock_skew": {  # row 5c ("*" gets its message from clock_skew below)
+        "ec2": (400, "RequestExpired", "Request has expired."),
+        "s3": (403, "RequestTimeTooSkewed", "The difference between the request time and the current "
+               "time is too large."),
+        "*": (403, "SignatureDoesNotMatch", ""),
+    },
+    "expired_token": {  # rows 4a-4c: temporary credentials used after their Expiration
+        "ec2": (400, "RequestExpired", "Request has expired."),
+        "s3": (400, "ExpiredToken", "The provided token has expired."),
+        "*": (403, "ExpiredToken", "The security token included in the request is expired"),
+    },
+    "throttling": {
+        "ec2": (503, "RequestLimitExceeded", "Request limit exceeded."),
+        "*": (400, "Throttling", "Rate exceeded"),
+    },
+}
+
+
+def _auth_error(case: str, service: str, message: str | None = None) -> AwsError:
+    table = AUTH_ERRORS[case]
+    status, code, text = table.get(service, table["*"])
+    return AwsError(status, code, message if message is not None and service not in table else text)
+
 
 def invalid_token(service: str) -> AwsError:
-    if service == "ec2":
-        return AwsError(401, "AuthFailure", "AWS was not able to validate the provided access credentials")
-    if service == "s3":
-        return AwsError(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.")
-    return AwsError(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
+    return _auth_error("invalid_token", service)
 
 
 def signature_mismatch(service: str) -> AwsError:
-    if service == "ec2":
-        return AwsError(401, "AuthFailure", "AWS was not able to validate the provided access credentials")
-    if service == "s3":
-        return AwsError(
-            403,
-            "SignatureDoesNotMatch",
-            "The request signature we calculated does not match the signature you provided. "
-            "Check your key and signing method.",
-        )
-    return AwsError(
-        403,
-        "SignatureDoesNotMatch",
-        "The request signature we calculated does not match the signature you provided. "
-        "Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
-    )
+    return _auth_error("signature_mismatch", service)
 
 
 def missing_authentication(service: str) -> AwsError:
-    if service == "ec2":
-        return AwsError(401, "AuthFailure", "AWS was not able to validate the provided access credentials")
-    if service == "s3":
-        return AwsError(403, "AccessDenied", "Access Denied")
-    return AwsError(403, "MissingAuthenticationToken", "Request is missing Authentication Token")
+    return _auth_error("missing_authentication", service)
+
+
+def expired_token(service: str) -> AwsError:
+    return _auth_error("expired_token", service)
+
+
+def throttling(service: str) -> AwsError:
+    return _auth_error("throttling", service)
 
 
 def clock_skew(service: str, signed: str, server: str, bound: str, too_old: bool) -> AwsError:
     """Row 5c: a request signed more than 15 minutes away from the server's clock."""
-    if service == "ec2":
-        return AwsError(400, "RequestExpired", "Request has expired.")
-    if service == "s3":
-        return AwsError(
-            403,
-            "RequestTimeTooSkewed",
-            "The difference between the request time and the current time is too large.",
-        )
     if too_old:
         text = f"Signature expired: {signed} is now earlier than {bound} ({server} - 15 min.)"
     else:
         text = f"Signature not yet current: {signed} is still later than {bound} ({server} + 15 min.)"
-    return AwsError(403, "SignatureDoesNotMatch", text)
-
-
-def expired_token(service: str) -> AwsError:
-    """Rows 4a-4c: temporary credentials used after their Expiration."""
-    if service == "ec2":
-        return AwsError(400, "RequestExpired", "Request has expired.")
-    if service == "s3":
-        return AwsError(400, "ExpiredToken", "The provided token has expired.")
-    return AwsError(403, "ExpiredToken", "The security token included in the request is expired")
+    return _auth_error("clock_skew", service, text)
 
 
 # --- authorization (rows 1, 2a-2c) -------------------------------------------------------------
@@ -136,12 +151,6 @@ def constraint_errors(problems: list[str]) -> AwsError:
     n = len(problems)
     noun = "validation error" if n == 1 else "validation errors"
     return validation(f"{n} {noun} detected: " + "; ".join(problems))
-
-
-def throttling(service: str) -> AwsError:
-    if service == "ec2":
-        return AwsError(503, "RequestLimitExceeded", "Request limit exceeded.")
-    return AwsError(400, "Throttling", "Rate exceeded")
 
 
 # --- envelopes ----------------------------------------------------------------------------------
