@@ -357,3 +357,11 @@ def test_assume_role_response_has_aws_shape(seed_setup):
     resp = user.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="shape2",
                                           Policy=policy(allow("ec2:DescribeInstances")))
     assert "PackedPolicySize" in resp
+
+
+def test_user_ids_look_like_aws(admin):
+    user = make_user(admin)
+    user_id = user.client("sts").get_caller_identity()["UserId"]
+    assert re.fullmatch(r"AIDA[A-Z0-9]{17}", user_id), user_id
+    group = admin.client("iam").create_group(GroupName=unique("g"))["Group"]
+    assert re.fullmatch(r"AGPA[A-Z0-9]{17}", group["GroupId"])

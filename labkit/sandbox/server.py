@@ -20,17 +20,6 @@ from pathlib import Path
 from labkit.sandbox.clock import CLOCK
 
 
-def _use_sandbox_clock() -> None:
-    """Make every moto timestamp (Expiration included) read the sandbox clock."""
-    import moto.core.utils as core_utils
-
-    original = core_utils.utcnow
-    core_utils.utcnow = CLOCK.utcnow_naive
-    for name, module in list(sys.modules.items()):
-        if name.startswith("moto") and getattr(module, "utcnow", None) is original:
-            module.utcnow = CLOCK.utcnow_naive
-
-
 def build_app(faults_settings: dict | None = None):
     """(gatekeeper WSGI app, sandbox state) with moto's IAM, STS, EC2 and S3 loaded."""
     import moto.ec2.models  # noqa: F401  (load before patching the clock)
@@ -39,12 +28,13 @@ def build_app(faults_settings: dict | None = None):
     import moto.sts.models  # noqa: F401
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    from labkit.sandbox import moto_fixes
     from labkit.sandbox.control import ControlApp
     from labkit.sandbox.faults import Faults
     from labkit.sandbox.gatekeeper import Gatekeeper
     from labkit.sandbox.principals import SessionRegistry
 
-    _use_sandbox_clock()
+    moto_fixes.apply(CLOCK)
     moto_app = DomainDispatcherApplication(create_backend_app)
     sessions = SessionRegistry()
     faults = Faults(**(faults_settings or {}))
