@@ -283,3 +283,23 @@ def test_session_name_pattern(admin):
 def test_get_caller_identity_needs_no_permission(admin):
     user = make_user(admin, policies={"nothing": policy(deny("*"))})
     assert user.client("sts").get_caller_identity()["Arn"] == user.arn
+
+
+def test_source_identity_needs_set_source_identity_on_both_sides(admin):
+    role_arn = make_role(admin, trust({"AWS": ACCOUNT}))  # trust allows sts:AssumeRole only
+    user = make_user(admin, policies={"a": policy(allow(["sts:AssumeRole", "sts:SetSourceIdentity"]))})
+    message = denied(user, role_arn, SourceIdentity="alice")
+    assert message == (f"User: {user.arn} is not authorized to perform: sts:SetSourceIdentity on "
+                       f"resource: {role_arn}")
+    assert user.assume(role_arn).arn  # without a source identity, sts:AssumeRole alone is enough
+
+
+def test_session_tags_need_tag_session(admin):
+    doc = policy({"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"})
+    role_arn = make_role(admin, doc)
+    user = make_user(admin, policies={"a": policy(allow(["sts:AssumeRole", "sts:TagSession"]))})
+    message = denied(user, role_arn, Tags=[{"Key": "team", "Value": "blue"}])
+    assert "sts:TagSession" in message
+    tagged = make_role(admin, policy({"Effect": "Allow", "Principal": {"AWS": ACCOUNT},
+                                      "Action": ["sts:AssumeRole", "sts:TagSession"]}))
+    assert user.assume(tagged, Tags=[{"Key": "team", "Value": "blue"}]).arn

@@ -110,11 +110,30 @@ def caller_of(identity: Identity) -> Caller:
     return Caller(arn=identity.arn, account=identity.account, role_arn=identity.role_arn)
 
 
+def extra_actions(params: Mapping[str, str]) -> list[str]:
+    """What else the call asks for: setting a source identity, or tagging the session."""
+    extra = []
+    if params.get("SourceIdentity") is not None:
+        extra.append("sts:SetSourceIdentity")
+    if any(k.startswith(("Tags.member.", "TransitiveTagKeys.member.")) for k in params):
+        extra.append("sts:TagSession")
+    return extra
+
+
 def check(identity: Identity, params: Mapping[str, str], context: dict[str, Any]) -> int:
-    """Decide an AssumeRole call; return the session duration in seconds, or raise AwsError."""
+    """Decide an AssumeRole call; return the session duration in seconds, or raise AwsError.
+
+    sts:AssumeRole, and sts:SetSourceIdentity / sts:TagSession when the call sets them, must each
+    pass both checks: the caller's identity policy and the role's trust policy."""
     validate(params)
     role_arn = params["RoleArn"]
-    action = "sts:AssumeRole"
+    role = None
+    for action in ["sts:AssumeRole", *extra_actions(params)]:
+        role = _check_action(identity, action, role_arn, context)
+    return _duration(identity, params, role)
+
+
+def _check_action(identity: Identity, action: str, role_arn: str, context: dict[str, Any]):
     verdict = authorize(identity, action, role_arn, context)
     if not verdict.allowed and verdict.explicit_deny:
         raise awserrors.access_denied("sts", identity.arn, action, role_arn, verdict.reason)
@@ -136,7 +155,7 @@ def check(identity: Identity, params: Mapping[str, str], context: dict[str, Any]
     same_account = role.account_id == identity.account
     if not verdict.allowed and not (same_account and named):
         raise awserrors.access_denied("sts", identity.arn, action, role_arn, verdict.reason)
-    return _duration(identity, params, role)
+    return role
 
 
 def _duration(identity: Identity, params: Mapping[str, str], role) -> int:
