@@ -303,3 +303,14 @@ def test_session_tags_need_tag_session(admin):
     tagged = make_role(admin, policy({"Effect": "Allow", "Principal": {"AWS": ACCOUNT},
                                       "Action": ["sts:AssumeRole", "sts:TagSession"]}))
     assert user.assume(tagged, Tags=[{"Key": "team", "Value": "blue"}]).arn
+
+
+def test_create_with_tags_needs_the_tagging_permission(admin):
+    creator = make_user(admin, policies={"create": policy(allow(["iam:CreateUser"]))})
+    iam = creator.client("iam")
+    name = unique("tagged")
+    status, code, message = error_of(iam.create_user, UserName=name, Tags=[{"Key": "labkit", "Value": "x"}])
+    assert (status, code) == (403, "AccessDenied")
+    assert message.startswith(f"User: {creator.arn} is not authorized to perform: iam:TagUser on resource: "
+                              f"arn:aws:iam::{ACCOUNT}:user/{name}")
+    assert iam.create_user(UserName=name)["User"]["UserName"] == name  # untagged: CreateUser is enough

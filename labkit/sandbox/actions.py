@@ -113,3 +113,15 @@ def _role_named(backend, name: str):
         if role.name == name:
             return role
     return None
+
+
+TAGGED_CREATES = {"iam:CreateUser": "iam:TagUser", "iam:CreateRole": "iam:TagRole",
+                  "iam:CreatePolicy": "iam:TagPolicy"}
+
+
+def tagging_actions(call: Call) -> list[str]:
+    """Creating with tags also needs the tagging permission (AWS checks both)."""
+    tag = TAGGED_CREATES.get(call.action)
+    if tag and any(k.startswith("Tags.member.") for k in call.params):
+        return [tag]
+    return []

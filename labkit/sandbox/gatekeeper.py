@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from labkit.sandbox import assume_role, awserrors, sigv4
-from labkit.sandbox.actions import Call, read_call, resource_for
+from labkit.sandbox.actions import Call, read_call, resource_for, tagging_actions
 from labkit.sandbox.authorization import authorize
 from labkit.sandbox.awserrors import AwsError
 from labkit.sandbox.clock import SandboxClock
@@ -169,12 +169,13 @@ class Gatekeeper:
         if call.service == "iam":
             _check_iam_input(call)
         resource = resource_for(call, identity, signed.region, environ)
-        verdict = authorize(identity, call.action, resource, context)
-        if not verdict.allowed:
-            encoded = None
-            if call.service == "ec2" and not re.match(r"(Describe|Get|List)", call.operation):
-                encoded = awserrors.encode_failure(call.action, identity.arn, resource, verdict.reason)
-            raise awserrors.access_denied(call.service, identity.arn, call.action, resource, verdict.reason, encoded)
+        for action in [call.action, *tagging_actions(call)]:
+            verdict = authorize(identity, action, resource, context)
+            if not verdict.allowed:
+                encoded = None
+                if call.service == "ec2" and not re.match(r"(Describe|Get|List)", call.operation):
+                    encoded = awserrors.encode_failure(action, identity.arn, resource, verdict.reason)
+                raise awserrors.access_denied(call.service, identity.arn, action, resource, verdict.reason, encoded)
         return None
 
     def _authorize_assume_role(self, call: Call, identity: Identity, context: dict[str, Any]) -> int:
