@@ -386,6 +386,19 @@ class Lab:
                                    self.names.user_policy, policies.assume_role_policy(self.role_arn),
                                    UserName=self.names.user)
 
+    def remove_user_policy(self) -> Step:
+        """Take the user's sts:AssumeRole policy away (`aws iam delete-user-policy`); setup puts
+        it back. The next assume_role() waits for IAM, as after any change the lab makes."""
+        self.target.require_confirmed()
+        try:
+            self.iam.delete_user_policy(UserName=self.names.user, PolicyName=self.names.user_policy)
+        except ClientError as exc:
+            if _code(exc) != "NoSuchEntity":
+                raise
+            return Step("user policy", self.names.user_policy, "absent")
+        self._changed()
+        return Step("user policy", self.names.user_policy, "removed")
+
     def max_session_duration(self) -> int:
         try:
             return int(self.iam.get_role(RoleName=self.names.role)["Role"]["MaxSessionDuration"])

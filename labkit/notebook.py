@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from labkit import policies
 from labkit.errors import LabError
-from labkit.lab import IAM_WAIT, Lab, Step
+from labkit.lab import IAM_WAIT
 from labkit.outcomes import Outcome
 
 
@@ -84,18 +84,6 @@ def refused_by(outcome: Outcome) -> str:
     return ("The TRUST check refused it (the message stops after the role ARN): the role's trust "
             "policy does not name the caller, or the role does not exist. Fix the trust policy.")
 
-
-def remove_user_policy(lab: Lab) -> Step:
-    """Take the user's sts:AssumeRole policy away (`aws iam delete-user-policy`); setup puts it back."""
-    lab.target.require_confirmed()
-    try:
-        lab.iam.delete_user_policy(UserName=lab.names.user, PolicyName=lab.names.user_policy)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "NoSuchEntity":
-            raise
-        return Step("user policy", lab.names.user_policy, "absent")
-    lab._changed()  # so the next lab.assume_role() waits for IAM, as after any change the lab makes
-    return Step("user policy", lab.names.user_policy, "removed")
 
 
 def lab_files() -> str:

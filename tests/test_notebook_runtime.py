@@ -97,7 +97,7 @@ def test_refused_by_names_the_check_that_refused_a_real_call(lab):
         assert trust.code == "AccessDenied" and trust.message.endswith(":role/labkit-nbtest-role")
         assert "TRUST check" in notebook.refused_by(trust)
         lab.set_trust_policy(policies.account_trust_policy(lab.account_id))
-        notebook.remove_user_policy(lab)
+        lab.remove_user_policy()
         identity = notebook.until(lambda: lab.try_assume_role(), ok=False, delay=0.5)
         assert "IDENTITY check" in notebook.refused_by(identity)
     finally:
@@ -106,8 +106,8 @@ def test_refused_by_names_the_check_that_refused_a_real_call(lab):
 
 
 def test_remove_user_policy_then_setup_puts_it_back(lab):
-    assert notebook.remove_user_policy(lab).action == "removed"
-    assert notebook.remove_user_policy(lab).action == "absent"
+    assert lab.remove_user_policy().action == "removed"
+    assert lab.remove_user_policy().action == "absent"
     assert lab.iam.list_user_policies(UserName=lab.names.user)["PolicyNames"] == []
     lab.ensure_user_policy()
     assert lab.iam.list_user_policies(UserName=lab.names.user)["PolicyNames"] == [lab.names.user_policy]
