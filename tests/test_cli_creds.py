@@ -6,7 +6,6 @@ import argparse
 import io
 import json
 import os
-import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -184,7 +183,6 @@ def test_creds_without_subcommand(monkeypatch: pytest.MonkeyPatch, capsys) -> No
     assert "labkit creds export" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
 def test_eval_of_cli_output_sets_the_variables(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     labkit(monkeypatch, ["creds", "export"], CLI_OUTPUT)
     out = capsys.readouterr().out
