@@ -33,3 +33,18 @@ def pytest_unconfigure(config) -> None:
     except LabError:
         pass
     _home.cleanup()
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """In CI a skipped test is a failure: something the tests need was not installed."""
+    if _skipped and os.environ.get("CI") and exitstatus == 0:
+        session.exitstatus = 1
+        print(f"\nCI: {len(_skipped)} test(s) skipped, which CI counts as failed: {_skipped[:5]}")
