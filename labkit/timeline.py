@@ -23,6 +23,9 @@ from labkit.outcomes import Outcome
 OK_COLOR, REFUSED_COLOR, SESSION_COLOR = "#1a7f37", "#cf222e", "#0969da"
 
 
+PHASE_ROWS = {"before": 0.5, "during": 0.0, "after": -0.5}
+
+
 def clock_for(target) -> Callable[[], datetime]:
     """A function returning 'now' on the target's clock (the sandbox clock, or real UTC time)."""
     if getattr(target, "is_sandbox", False):
@@ -121,15 +124,17 @@ class Timeline:
             ax.annotate("issued", (0, 1.02), xycoords=("data", "axes fraction"), ha="center", fontsize=9)
             ax.annotate("expires", (end, 1.02), xycoords=("data", "axes fraction"), ha="center", fontsize=9)
             xs += [0, end]
-        for i, mark in enumerate(self.marks):
+        for mark in self.marks:
             x = self.minutes(mark.at)
+            phase = self.phase(mark)
+            y = PHASE_ROWS[phase]  # one row per phase: probes seconds apart do not hide each other
             color = OK_COLOR if mark.ok else REFUSED_COLOR
-            ax.scatter([x], [0], s=90, marker="o" if mark.ok else "X", color=color, zorder=3)
-            side = {"before": ("right", -8), "after": ("left", 8)}.get(self.phase(mark), ("center", 0))
-            ax.annotate(f"{mark.label}\n{mark.result}", (x, 0), xytext=(side[1], 14 if i % 2 == 0 else -30),
-                        textcoords="offset points", ha=side[0], fontsize=8, color=color)
+            ax.scatter([x], [y], s=90, marker="o" if mark.ok else "X", color=color, zorder=3)
+            side = {"before": ("right", -10), "after": ("left", 10)}.get(phase, ("left", 10))
+            ax.annotate(f"{mark.label}\n{mark.result}", (x, y), xytext=(side[1], -3),
+                        textcoords="offset points", ha=side[0], va="center", fontsize=8, color=color)
         low, high = (min(xs), max(xs)) if xs else (0, 1)
-        pad = max((high - low) * 0.12, 1.0)
+        pad = max((high - low) * 0.25, 1.0)  # room for the labels beside the first and last probe
         ax.set_xlim(low - pad, high + pad)
         ax.set_ylim(-1, 1)
         ax.set_yticks([])
