@@ -1,0 +1,66 @@
+"""`labkit lab` (what `make lab` runs): JupyterLab on 127.0.0.1 with the notebooks, and terminals
+in which the walk-through's `aws` and `labkit` commands work against the lab's sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def test_terminals_get_the_lab_path_and_the_sandbox(sandbox, tmp_path):
+    from labkit.cli.jupyter import _jupyter_config
+
+    config = json.loads(_jupyter_config(str(BIN)).read_text())
+    shell = config["ServerApp"]["terminado_settings"]["shell_command"]
+    # what a login shell leaves after /etc/profile: no venv on PATH, no AWS variables
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LABKIT_HOME": os.environ["LABKIT_HOME"],
+           "TERM": "dumb"}
+    probe = "command -v aws labkit; echo endpoint=$AWS_ENDPOINT_URL; aws sts get-caller-identity --profile labkit-admin --query Arn --output text"
+    result = subprocess.run([*shell[:-1], "-i", "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert f"{BIN}/aws" in result.stdout and f"{BIN}/labkit" in result.stdout, result
+    assert f"endpoint={sandbox.endpoint}" in result.stdout
+    assert "arn:aws:iam::123456789012:user/labkit-admin" in result.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_labkit_lab_serves_the_notebooks_on_loopback(sandbox, tmp_path):
+    port = _free_port()
+    log = tmp_path / "lab.log"
+    env = {**os.environ, "HOME": str(tmp_path), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+           "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_DATA_DIR": str(tmp_path / "data")}
+    with open(log, "w") as out:
+        process = subprocess.Popen([str(BIN / "labkit"), "lab", "--no-browser", f"--port={port}"], env=env,
+                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline, url = time.monotonic() + 60, None
+        while time.monotonic() < deadline and url is None:
+            found = re.search(rf"http://127\.0\.0\.1:{port}/lab\?token=\w+", log.read_text())
+            url = found.group(0) if found else None
+            time.sleep(0.5)
+        assert url, log.read_text()[-3000:]
+        token = url.split("token=")[1]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents?token={token}", timeout=30) as resp:
+            names = {item["name"] for item in json.loads(resp.read())["content"]}
+        assert {"01-welcome.ipynb", "05-ec2-before-during-after.ipynb", "07-cleanup.ipynb"} <= names
+        listening = [line.split()[1] for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+                     if line.split()[3] == "0A"]  # state LISTEN
+        assert f"0100007F:{port:04X}" in listening  # 127.0.0.1 ...
+        assert f"00000000:{port:04X}" not in listening  # ... and not every address
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
