@@ -365,3 +365,15 @@ def test_user_ids_look_like_aws(admin):
     assert re.fullmatch(r"AIDA[A-Z0-9]{17}", user_id), user_id
     group = admin.client("iam").create_group(GroupName=unique("g"))["Group"]
     assert re.fullmatch(r"AGPA[A-Z0-9]{17}", group["GroupId"])
+
+
+def test_sandbox_listens_on_loopback_only(sandbox):
+    from pathlib import Path
+
+    listening = [line.split()[1] for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+                 if line.split()[3] == "0A"]  # state LISTEN
+    assert f"0100007F:{sandbox.port:04X}" in listening
+    assert f"00000000:{sandbox.port:04X}" not in listening
+    tcp6 = Path("/proc/net/tcp6")
+    if tcp6.exists():
+        assert f":{sandbox.port:04X}" not in " ".join(line.split()[1] for line in tcp6.read_text().splitlines()[1:])
