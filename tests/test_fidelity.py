@@ -377,3 +377,19 @@ def test_sandbox_listens_on_loopback_only(sandbox):
     tcp6 = Path("/proc/net/tcp6")
     if tcp6.exists():
         assert f":{sandbox.port:04X}" not in " ".join(line.split()[1] for line in tcp6.read_text().splitlines()[1:])
+
+
+def test_sandbox_log_holds_no_secret(seed_setup):
+    from labkit import workspace
+
+    user, role_arn = seed_setup
+    session = user.assume(role_arn, "logged")
+    session.client("ec2").describe_instances()
+    error_of(user.client("ec2").describe_instances)  # a refusal is logged
+    error_of(Keys(user.access_key_id, "w" * 40).client("sts").get_caller_identity)
+    log = (workspace.home() / "sandbox.log").read_text()
+    assert "UnauthorizedOperation" in log  # the log does record what happened
+    for secret in (user.access_key_id, user.secret_access_key, session.access_key_id,
+                   session.secret_access_key, session.session_token):
+        assert secret not in log
+    assert not re.search(r"(AKIA|ASIA)[A-Z0-9]{16}", log)
