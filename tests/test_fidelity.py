@@ -69,12 +69,22 @@ def test_row1_ec2_error_uses_the_ec2_envelope(seed_setup):
                      r"<RequestID>[0-9a-f-]+</RequestID></Response>", body)
 
 
-def test_row1_mutating_ec2_call_adds_encoded_message(seed_setup):
+def test_row1_mutating_ec2_call_adds_encoded_message(seed_setup, admin):
+    import json
+
     user, _ = seed_setup
     status, code, message = error_of(user.client("ec2").run_instances, ImageId="ami-1e749f67",
                                      MinCount=1, MaxCount=1)
     assert (status, code) == (403, "UnauthorizedOperation")
-    assert "Encoded authorization failure message: " in message
+    encoded = message.split("Encoded authorization failure message: ", 1)[1]
+    # only someone allowed sts:DecodeAuthorizationMessage may read it
+    assert error_of(user.client("sts").decode_authorization_message, EncodedMessage=encoded)[1] == "AccessDenied"
+    decoded = json.loads(admin.client("sts").decode_authorization_message(EncodedMessage=encoded)["DecodedMessage"])
+    assert decoded["allowed"] is False and decoded["explicitDeny"] is False
+    assert decoded["context"]["action"] == "ec2:RunInstances"
+    assert decoded["context"]["principal"]["arn"] == user.arn
+    status, code, _ = error_of(admin.client("sts").decode_authorization_message, EncodedMessage="not-a-message")
+    assert (status, code) == (400, "InvalidAuthorizationMessageException")
 
 
 # --- rows 2a-2c: AssumeRole refused -------------------------------------------------------------

@@ -185,13 +185,3 @@ def render(error: AwsError, service: str) -> tuple[int, list[tuple[str, str]], b
         ("x-amz-request-id", request_id),
     ]
     return error.status, headers, body.encode()
-
-
-def encode_failure(action: str, caller_arn: str, resource: str, reason: str | None) -> str:
-    """EC2's 'Encoded authorization failure message' for mutating calls (opaque, as AWS's is)."""
-    import base64
-    import json
-
-    detail = {"allowed": False, "action": action, "principal": caller_arn, "resource": resource,
-              "reason": reason}
-    return base64.urlsafe_b64encode(json.dumps(detail).encode()).decode().rstrip("=")

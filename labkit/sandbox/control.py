@@ -22,6 +22,7 @@ class ControlApp:
         self.faults = faults
         self.token: str | None = None
         self.admin_keys: dict = {}
+        self.messages = None  # the gatekeeper's AuthorizationMessages
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -72,6 +73,8 @@ class ControlApp:
 
         moto_api_backend.reset()
         self.sessions.clear()
+        if self.messages is not None:
+            self.messages.clear()
         self.faults.reset()
         self.clock.reset()
         self.admin_keys = accounts.bootstrap(keep=self.admin_keys)

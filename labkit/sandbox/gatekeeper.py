@@ -15,6 +15,7 @@ from typing import Any
 
 from labkit.sandbox import assume_role, awserrors, sigv4
 from labkit.sandbox.actions import Call, read_call, resource_for, tagging_actions
+from labkit.sandbox.authmessages import AuthorizationMessages
 from labkit.sandbox.authorization import authorize
 from labkit.sandbox.awserrors import AwsError
 from labkit.sandbox.clock import SandboxClock
@@ -53,6 +54,7 @@ class Gatekeeper:
         self.sessions = sessions
         self.faults = faults
         self.control = control
+        self.messages = AuthorizationMessages()
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -79,6 +81,15 @@ class Gatekeeper:
         log.debug("%s %s by %s (%s) -> moto", service, call.action, identity.arn, mask(identity.access_key_id))
         if call.action == "sts:AssumeRole":
             return self._assume_role(environ, start_response, call, identity, duration)
+        if call.action == "sts:DecodeAuthorizationMessage":  # moto has no such call; the data is ours
+            try:
+                body = self.messages.decode(call.params.get("EncodedMessage", ""))
+            except AwsError as error:
+                status, headers, payload = awserrors.render(error, service)
+                start_response(f"{status} {_REASONS.get(status, 'Error')}", headers)
+                return [payload]
+            start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+            return [body]
         return self.app(environ, start_response)
 
     # --- authenticate ---------------------------------------------------------------------------
@@ -174,7 +185,9 @@ class Gatekeeper:
             if not verdict.allowed:
                 encoded = None
                 if call.service == "ec2" and not re.match(r"(Describe|Get|List)", call.operation):
-                    encoded = awserrors.encode_failure(action, identity.arn, resource, verdict.reason)
+                    encoded = self.messages.encode(action=action, principal_arn=identity.arn,
+                                                   principal_id=identity.user_id, resource=resource,
+                                                   explicit_deny=verdict.explicit_deny)
                 raise awserrors.access_denied(call.service, identity.arn, action, resource, verdict.reason, encoded)
         return None
 

@@ -39,7 +39,9 @@ def build_app(faults_settings: dict | None = None):
     sessions = SessionRegistry()
     faults = Faults(**(faults_settings or {}))
     control = ControlApp(CLOCK, sessions, faults)
-    return Gatekeeper(moto_app, CLOCK, sessions, faults, control), control
+    gatekeeper = Gatekeeper(moto_app, CLOCK, sessions, faults, control)
+    control.messages = gatekeeper.messages
+    return gatekeeper, control
 
 
 def write_lab_files(endpoint: str, admin_keys) -> None:
