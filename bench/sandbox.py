@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from unittest import mock
 
 import boto3
 from botocore.config import Config
@@ -312,9 +313,7 @@ def cold_start(runs: int, base: Path) -> list[tuple[float, float]]:
             t0 = time.perf_counter()
             start_sandbox(home, stack)
             started = time.perf_counter() - t0
-            saved = {k: os.environ.get(k) for k in env}
-            os.environ.update(env)
-            try:
+            with mock.patch.dict(os.environ, env):
                 sts = boto3.session.Session(profile_name="labkit-admin").client("sts", config=CLIENT_CONFIG)
                 for attempt in range(200):  # bounded: 200 x 50 ms at most
                     try:
@@ -325,12 +324,6 @@ def cold_start(runs: int, base: Path) -> list[tuple[float, float]]:
                             raise
                         time.sleep(0.05)
                 answered = time.perf_counter() - t0
-            finally:
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
         results.append((started, answered))
     return results
 
@@ -356,17 +349,9 @@ def main(argv: list[str] | None = None) -> int:
         plain_endpoint, plain_pid = start_plain(stack, base)
         print(f"sandbox (gatekeeper) {endpoint} pid {sandbox_pid}; plain moto {plain_endpoint} pid {plain_pid}")
 
-        saved = {k: os.environ.get(k) for k in _aws_env(home)}
-        os.environ.update(_aws_env(home))
-        try:
+        with mock.patch.dict(os.environ, _aws_env(home)):
             admin = boto3.session.Session(profile_name="labkit-admin")
             gate = build_setup(endpoint, None, session=admin)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
         plain = build_setup(plain_endpoint, {"AccessKeyId": "testing",
                                              "SecretAccessKey": "testing"})
 
