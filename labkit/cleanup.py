@@ -18,8 +18,9 @@ from collections.abc import Callable
 from botocore.exceptions import ClientError
 
 from labkit import workspace
+from labkit.credentials import mask
 from labkit.errors import LabError
-from labkit.lab import LEARNER_TAG, PREFIX, TAG, Names, Step
+from labkit.lab import LEARNER_TAG, PREFIX, TAG, Names, Step, error_code, pages
 from labkit.target import Target
 
 FAILED = "failed"
@@ -38,14 +39,6 @@ class CleanupIncomplete(LabError):
         )
 
 
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
-
-
-def _pages(iam, operation: str, key: str, **kwargs) -> list:
-    return [item for page in iam.get_paginator(operation).paginate(**kwargs) for item in page[key]]
-
-
 def _ours(tags: list[dict], names: Names, everyone: bool) -> bool:
     pairs = {(t["Key"], t["Value"]) for t in tags}
     if (TAG["Key"], TAG["Value"]) not in pairs:
@@ -60,14 +53,14 @@ def _named(name: str, configured: str) -> bool:
 def _find(iam, names: Names, everyone: bool, kind: str) -> list[str]:
     key, configured = ("User", names.user) if kind == "user" else ("Role", names.role)
     found = []
-    for entity in _pages(iam, f"list_{kind}s", f"{key}s"):
+    for entity in pages(iam, f"list_{kind}s", f"{key}s"):
         name = entity[f"{key}Name"]
         if not _named(name, configured):
             continue
         try:
-            tags = _pages(iam, f"list_{kind}_tags", "Tags", **{f"{key}Name": name})
+            tags = pages(iam, f"list_{kind}_tags", "Tags", **{f"{key}Name": name})
         except ClientError as exc:
-            if _code(exc) == "NoSuchEntity":  # removed since the listing
+            if error_code(exc) == "NoSuchEntity":  # removed since the listing
                 continue
             raise
         if _ours(tags, names, everyone):
@@ -98,7 +91,7 @@ class _Remover:
         try:
             call(**kwargs)
         except ClientError as exc:
-            if _code(exc) != "NoSuchEntity":
+            if error_code(exc) != "NoSuchEntity":
                 error = exc.response.get("Error", {})
                 self.steps.append(Step(what, name, FAILED, f"{error.get('Code')}: {error.get('Message')}"))
                 return False
@@ -106,7 +99,7 @@ class _Remover:
         return True
 
     def listing(self, operation: str, key: str, **kwargs) -> list:
-        return _pages(self.iam, operation, key, **kwargs)
+        return pages(self.iam, operation, key, **kwargs)
 
 
 def _remove_user(remove: _Remover, name: str) -> list[str]:
@@ -119,12 +112,12 @@ def _remove_user(remove: _Remover, name: str) -> list[str]:
         groups = remove.listing("list_groups_for_user", "Groups", UserName=name)
         devices = remove.listing("list_mfa_devices", "MFADevices", UserName=name)
     except ClientError as exc:
-        if _code(exc) == "NoSuchEntity":  # removed since it was found: nothing left to do
+        if error_code(exc) == "NoSuchEntity":  # removed since it was found: nothing left to do
             return []
         raise
     for key in keys:
         key_id = key["AccessKeyId"]
-        if remove("access key", "****************" + key_id[-4:], "removed", iam.delete_access_key,
+        if remove("access key", mask(key_id), "removed", iam.delete_access_key,
                   UserName=name, AccessKeyId=key_id):
             removed_keys.append(key_id)
     for policy in inline:
@@ -143,7 +136,7 @@ def _remove_user(remove: _Remover, name: str) -> list[str]:
             iam.delete_login_profile(UserName=name)
             remove.steps.append(Step("console password", name, "removed"))
         except ClientError as exc:
-            if _code(exc) != "NoSuchEntity":
+            if error_code(exc) != "NoSuchEntity":
                 error = exc.response["Error"]
                 remove.steps.append(Step("console password", name, FAILED, f"{error['Code']}: {error['Message']}"))
     remove("IAM user", name, "removed", iam.delete_user, UserName=name)
@@ -157,7 +150,7 @@ def _remove_role(remove: _Remover, name: str) -> None:
         attached = remove.listing("list_attached_role_policies", "AttachedPolicies", RoleName=name)
         profiles = remove.listing("list_instance_profiles_for_role", "InstanceProfiles", RoleName=name)
     except ClientError as exc:
-        if _code(exc) == "NoSuchEntity":
+        if error_code(exc) == "NoSuchEntity":
             return
         raise
     for policy in inline:
@@ -224,7 +217,7 @@ def _exists(iam, user: str, removed: list[str]) -> bool:
     try:
         iam.get_user(UserName=user)
     except ClientError as exc:
-        if _code(exc) == "NoSuchEntity":
+        if error_code(exc) == "NoSuchEntity":
             return False
         raise
     return True

@@ -235,7 +235,7 @@ class Lab:
             raise refusal
         started, delay = self.now(), 1.0
         while True:
-            code = _code(refusal)
+            code = error_code(refusal)
             remaining = deadline - self.now()
             waited = self.now() - started
             if remaining <= 0:
@@ -289,7 +289,7 @@ class Lab:
         try:
             self.iam.get_user(UserName=self.names.user)
         except ClientError as exc:
-            if _code(exc) != "NoSuchEntity":
+            if error_code(exc) != "NoSuchEntity":
                 raise
             self.iam.create_user(UserName=self.names.user, Tags=self.names.tags)
             self._changed()
@@ -318,7 +318,7 @@ class Lab:
 
     def _new_principal(self, exc: ClientError) -> bool:
         """AWS refuses a trust policy naming a user it created a moment ago ('Invalid principal')."""
-        return _code(exc) == "MalformedPolicyDocument" and "principal" in _message(exc).lower()
+        return error_code(exc) == "MalformedPolicyDocument" and "principal" in _message(exc).lower()
 
     def ensure_role(self, max_session_duration: int = 3600, trust: dict | None = None) -> Step:
         self.target.require_confirmed()
@@ -327,7 +327,7 @@ class Lab:
         try:
             role = self.iam.get_role(RoleName=self.names.role)["Role"]
         except ClientError as exc:
-            if _code(exc) != "NoSuchEntity":
+            if error_code(exc) != "NoSuchEntity":
                 raise
             self._patiently(
                 "CreateRole", lambda: self.iam.create_role(
@@ -366,7 +366,7 @@ class Lab:
         try:
             current = _document(get(PolicyName=name, **owner)["PolicyDocument"])
         except ClientError as exc:
-            if _code(exc) != "NoSuchEntity":
+            if error_code(exc) != "NoSuchEntity":
                 raise
             current = None
         if current == document:
@@ -393,7 +393,7 @@ class Lab:
         try:
             self.iam.delete_user_policy(UserName=self.names.user, PolicyName=self.names.user_policy)
         except ClientError as exc:
-            if _code(exc) != "NoSuchEntity":
+            if error_code(exc) != "NoSuchEntity":
                 raise
             return Step("user policy", self.names.user_policy, "absent")
         self._changed()
@@ -403,7 +403,7 @@ class Lab:
         try:
             return int(self.iam.get_role(RoleName=self.names.role)["Role"]["MaxSessionDuration"])
         except ClientError as exc:
-            if _code(exc) == "NoSuchEntity":
+            if error_code(exc) == "NoSuchEntity":
                 raise LabError(f"The role '{self.names.role}' does not exist yet: run the setup step first.") from None
             raise
 
@@ -444,7 +444,7 @@ class Lab:
             return sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=duration)
 
         resp = self._patiently(
-            "AssumeRole", call, lambda exc: _code(exc) in ("AccessDenied", "InvalidClientTokenId"),
+            "AssumeRole", call, lambda exc: error_code(exc) in ("AccessDenied", "InvalidClientTokenId"),
             diagnose=(lambda: self._assume_problem(role_arn)) if as_user else None,
             hint=f"check that the trust policy of {role_arn} names {caller} and that {caller}'s "
                  f"policy allows sts:AssumeRole on {role_arn}")
@@ -473,7 +473,7 @@ class Lab:
             try:
                 trust = _document(self.iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"])
             except ClientError as exc:
-                if _code(exc) == "NoSuchEntity":
+                if error_code(exc) == "NoSuchEntity":
                     return f"the role {role_arn} does not exist: run the setup step (lab.setup() or `labkit setup`)"
                 raise
             if evaluate_resource_policy(trust, caller, request).decision is not Decision.ALLOW:
@@ -483,11 +483,11 @@ class Lab:
             if names_principal_exactly(trust, caller, request):
                 return None  # same account, user named in the trust policy: no identity policy needed
             iam, user = self.iam, self.names.user
-            if (_pages(iam, "list_attached_user_policies", "AttachedPolicies", UserName=user)
-                    or _pages(iam, "list_groups_for_user", "Groups", UserName=user)):
+            if (pages(iam, "list_attached_user_policies", "AttachedPolicies", UserName=user)
+                    or pages(iam, "list_groups_for_user", "Groups", UserName=user)):
                 return None  # managed policies or groups may allow it: cannot tell from here
             inline = [(n, _document(iam.get_user_policy(UserName=user, PolicyName=n)["PolicyDocument"]))
-                      for n in _pages(iam, "list_user_policies", "PolicyNames", UserName=user)]
+                      for n in pages(iam, "list_user_policies", "PolicyNames", UserName=user)]
             if evaluate(inline, request).decision is not Decision.ALLOW:
                 return (f"no policy of user {user} allows sts:AssumeRole on {role_arn}: give it one "
                         "(lab.ensure_user_policy())")
@@ -514,7 +514,7 @@ class Lab:
 
         def call() -> list[dict]:
             reservations = self._patiently(
-                "DescribeInstances", ec2.describe_instances, lambda exc: _code(exc) in codes,
+                "DescribeInstances", ec2.describe_instances, lambda exc: error_code(exc) in codes,
                 hint="check that the role's policy allows ec2:DescribeInstances")["Reservations"]
             return [
                 {"InstanceId": i["InstanceId"], "State": i["State"]["Name"], "Type": i["InstanceType"],
@@ -527,7 +527,7 @@ class Lab:
     def whoami(self, credentials: TemporaryCredentials | None = None) -> str:
         sts = self.client("sts", credentials)
         return self._patiently("GetCallerIdentity", sts.get_caller_identity,
-                               lambda exc: _code(exc) == "InvalidClientTokenId",
+                               lambda exc: error_code(exc) == "InvalidClientTokenId",
                                hint="check that the access key is active")["Arn"]
 
     # --- cleanup ---------------------------------------------------------------------------------------
@@ -544,7 +544,7 @@ class Lab:
         return leftovers(self.target, self.names)
 
 
-def _code(exc: ClientError) -> str:
+def error_code(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Code", "")
 
 
@@ -557,15 +557,16 @@ def _document(value: Any) -> Any:
     return json.loads(unquote(value)) if isinstance(value, str) else value
 
 
-def _pages(iam, operation: str, key: str, **kwargs) -> list:
+def pages(iam, operation: str, key: str, **kwargs) -> list:
+    """Every item of a paginated IAM listing."""
     return [item for page in iam.get_paginator(operation).paginate(**kwargs) for item in page[key]]
 
 
 def _tags(iam, operation: str, **kwargs) -> list[dict]:
-    return _pages(iam, operation, "Tags", **kwargs)
+    return pages(iam, operation, "Tags", **kwargs)
 
 
-def check_duration(duration: int, maximum: int = MAX_DURATION) -> None:
+def check_duration(duration: int) -> None:
     if not isinstance(duration, int) or isinstance(duration, bool):
         raise LabError(f"The duration must be a whole number of seconds, not {duration!r}.")
     if duration < MIN_DURATION:
@@ -580,7 +581,25 @@ def check_max_session_duration(seconds: int) -> None:
                        "from 3600 s (1 hour) to 43200 s (12 hours).")
 
 
+SESSION_NAME_CHARS = re.compile(r"[\w+=,.@-]")
+
+
+def session_name_problem(name: str) -> str | None:
+    """Why AWS would refuse `name` as RoleSessionName (2-64 of [\\w+=,.@-]), or None if it is fine."""
+    if not name:
+        return "Type a session name: 2 to 64 letters, digits or + = , . @ - _ (for example sts-session)."
+    if len(name) < 2:
+        return f"'{name}' is too short: a session name has at least 2 characters."
+    if len(name) > 64:
+        return f"The name is {len(name)} characters long: a session name has at most 64."
+    bad = sorted({ch for ch in name if not SESSION_NAME_CHARS.fullmatch(ch)})
+    if bad:
+        shown = ", ".join("space" if ch == " " else repr(ch) for ch in bad)
+        return f"Not allowed in a session name: {shown}. Use letters, digits and + = , . @ - _ only."
+    return None
+
+
 def check_session_name(name: str) -> None:
-    if not 2 <= len(name) <= 64 or not re.fullmatch(r"[\w+=,.@-]+", name):
-        raise LabError(f"'{name}' is not a valid session name: use 2 to 64 letters, digits or the "
-                       "characters + = , . @ - _ (no spaces).")
+    problem = session_name_problem(name)
+    if problem:
+        raise LabError(problem)

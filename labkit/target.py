@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 from labkit import workspace
 from labkit.errors import LabError
 
-SANDBOX, AWS = "sandbox", "aws"
+SANDBOX, AWS = workspace.SANDBOX, workspace.AWS
 SANDBOX_ADMIN_PROFILE = "labkit-admin"
 RETRIES = Config(retries={"mode": "standard", "max_attempts": 6})
 
@@ -128,7 +128,7 @@ class Target:
 
 def connect(kind: str | None = None, profile: str | None = None) -> Target:
     """The target this lab uses: LABKIT_TARGET (default sandbox), started on first use."""
-    kind = (kind or os.environ.get("LABKIT_TARGET") or SANDBOX).strip().lower()
+    kind = kind.strip().lower() if kind else workspace.target_kind()
     if kind == SANDBOX:
         from labkit.sandbox import lifecycle
 

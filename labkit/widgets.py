@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import html
 import math
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -46,13 +45,12 @@ from labkit import credentials as creds_mod
 from labkit.credentials import TemporaryCredentials, format_expiration
 from labkit.durations import describe_duration
 from labkit.errors import LabError
-from labkit.lab import MAX_DURATION, MIN_DURATION, Lab, Session
+from labkit.lab import MAX_DURATION, MIN_DURATION, Lab, Session, session_name_problem
 from labkit.outcomes import Outcome
 
 CHAINING_LIMIT = 3600  # AWS: a role session assuming a role gets at most 1 hour
 STEP = 900  # the slider moves in 15-minute steps when the maximum allows it
 REVEAL_PROFILE = "sts-session"
-SESSION_NAME_CHARS = re.compile(r"[\w+=,.@-]")
 EXPIRED_CODES = ("RequestExpired", "ExpiredToken")
 
 _GREEN, _RED, _ORANGE, _GREY = "#1a7f37", "#cf222e", "#9a6700", "#57606a"
@@ -150,21 +148,6 @@ class DurationPicker:
 
 
 # --- session name --------------------------------------------------------------------------------
-
-
-def session_name_problem(name: str) -> str | None:
-    """Why AWS would refuse `name` as RoleSessionName (2-64 of [\\w+=,.@-]), or None if it is fine."""
-    if not name:
-        return "Type a session name: 2 to 64 letters, digits or + = , . @ - _ (for example sts-session)."
-    if len(name) < 2:
-        return f"'{name}' is too short: a session name has at least 2 characters."
-    if len(name) > 64:
-        return f"The name is {len(name)} characters long: a session name has at most 64."
-    bad = sorted({ch for ch in name if not SESSION_NAME_CHARS.fullmatch(ch)})
-    if bad:
-        shown = ", ".join("space" if ch == " " else repr(ch) for ch in bad)
-        return f"Not allowed in a session name: {shown}. Use letters, digits and + = , . @ - _ only."
-    return None
 
 
 class SessionNameField:

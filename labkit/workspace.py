@@ -7,6 +7,12 @@ import os
 from pathlib import Path
 
 DEFAULT_REGION = "us-east-1"
+SANDBOX, AWS = "sandbox", "aws"
+
+
+def target_kind() -> str:
+    """LABKIT_TARGET as the lab reads it everywhere: 'sandbox' (the default) or 'aws'."""
+    return (os.environ.get("LABKIT_TARGET") or SANDBOX).strip().lower()
 
 
 def home() -> Path:

@@ -130,8 +130,9 @@ def test_bad_durations(value, message):
 
 
 def test_bad_session_names_and_maximums():
-    for name in ("a", "has space", "x" * 65, "semi;colon"):
-        with pytest.raises(LabError, match="is not a valid session name: use 2 to 64 letters"):
+    for name, reason in (("a", "too short"), ("has space", "Not allowed in a session name: space"),
+                         ("x" * 65, "at most 64"), ("semi;colon", "Not allowed in a session name: ';'")):
+        with pytest.raises(LabError, match=reason):
             check_session_name(name)
     check_session_name("sts-session")
     for seconds in (3599, 43201, "3600"):

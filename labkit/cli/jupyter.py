@@ -40,8 +40,7 @@ def _jupyter_config(bin_dir: str) -> Path:
     config: dict = {}
     bash = shutil.which("bash")
     if bash:
-        target = (os.environ.get("LABKIT_TARGET") or "sandbox").strip().lower()
-        where = " and the local sandbox" if target == "sandbox" else " and the real account"
+        where = " and the local sandbox" if workspace.target_kind() == workspace.SANDBOX else " and the real account"
         rc = home / "terminal-bashrc"
         rc.write_text(TERMINAL_RC.format(bin_dir=bin_dir, where=where))
         config = {"ServerApp": {"terminado_settings": {"shell_command": [bash, "--rcfile", str(rc), "-i"]}}}
@@ -63,7 +62,9 @@ def _lab_settings() -> Path:
 
 def run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
-    if (env.get("LABKIT_TARGET") or "sandbox") == "sandbox":
+    from labkit import workspace
+
+    if workspace.target_kind() == workspace.SANDBOX:
         from labkit.sandbox import lifecycle
 
         running, _ = lifecycle.start()

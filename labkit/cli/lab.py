@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import configparser
 import json
-import os
 import re
 import sys
 
@@ -85,9 +84,9 @@ def _check_name(flag: str, name: str) -> str:
 # --- target and confirmation ---------------------------------------------------------------------
 
 def _connect():
-    from labkit.target import SANDBOX, connect
+    from labkit.target import connect
 
-    if (os.environ.get("LABKIT_TARGET") or SANDBOX).strip().lower() == SANDBOX:
+    if workspace.target_kind() == workspace.SANDBOX:
         from labkit.sandbox import lifecycle
 
         running, started = lifecycle.start()
@@ -240,12 +239,10 @@ def next_commands(lab: Lab) -> str:
 # --- labkit cleanup ----------------------------------------------------------------------------------
 
 def run_cleanup(args: argparse.Namespace) -> int:
-    from labkit.target import SANDBOX
-
     recorded = _recorded_names()
     user = _check_name("--user-name", args.user_name or recorded.get("user") or Names.user)
     role = _check_name("--role-name", args.role_name or recorded.get("role") or Names.role)
-    if (os.environ.get("LABKIT_TARGET") or SANDBOX).strip().lower() == SANDBOX:
+    if workspace.target_kind() == workspace.SANDBOX:
         from labkit.sandbox import lifecycle
 
         if lifecycle.current() is None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 
+from labkit import workspace
 from labkit.durations import describe_duration, parse_duration
 from labkit.sandbox import lifecycle
 
@@ -100,9 +100,7 @@ def _clock_reset(args: argparse.Namespace) -> int:
 def _env(args: argparse.Namespace) -> int:
     """Export lines for the current target; a leftover AWS_PROFILE would override profile default."""
     print("unset AWS_PROFILE AWS_DEFAULT_PROFILE")
-    if (os.environ.get("LABKIT_TARGET") or "sandbox").strip().lower() == "aws":
-        from labkit import workspace
-
+    if workspace.target_kind() == workspace.AWS:
         print("unset AWS_ENDPOINT_URL")
         exports = {"AWS_CONFIG_FILE": str(workspace.config_file()),
                    "AWS_SHARED_CREDENTIALS_FILE": str(workspace.credentials_file())}

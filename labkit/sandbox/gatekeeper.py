@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
+from labkit.credentials import mask
 from labkit.sandbox import assume_role, awserrors, sigv4
 from labkit.sandbox.actions import Call, read_call, resource_for, tagging_actions
 from labkit.sandbox.authmessages import AuthorizationMessages
@@ -34,10 +35,6 @@ log = logging.getLogger("labkit.sandbox")
 SKEW = timedelta(minutes=15)
 NO_AUTHORIZATION = {"sts:GetCallerIdentity"}  # AWS answers these for any valid credentials
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
-
-
-def mask(key: str) -> str:
-    return "*" * 16 + key[-4:] if len(key) > 4 else "****"
 
 
 class Gatekeeper:
@@ -78,7 +75,8 @@ class Gatekeeper:
             start_response(f"{status} {_REASONS.get(status, 'Error')}", headers)
             return [payload]
         self.faults.note_write(call)
-        log.debug("%s %s by %s (%s) -> moto", service, call.action, identity.arn, mask(identity.access_key_id))
+        if log.isEnabledFor(logging.DEBUG):  # the hot path: no formatting when nobody reads it
+            log.debug("%s %s by %s (%s) -> moto", service, call.action, identity.arn, mask(identity.access_key_id))
         if call.action == "sts:AssumeRole":
             return self._assume_role(environ, start_response, call, identity, duration)
         if call.action == "sts:DecodeAuthorizationMessage":  # moto has no such call; the data is ours
