@@ -26,8 +26,8 @@ from labkit.sandbox.principals import (
     SessionInfo,
     SessionRegistry,
     assumed_session,
+    aware,
     find,
-    role_by_arn,
 )
 
 log = logging.getLogger("labkit.sandbox")
@@ -78,7 +78,7 @@ class Gatekeeper:
         if log.isEnabledFor(logging.DEBUG):  # the hot path: no formatting when nobody reads it
             log.debug("%s %s by %s (%s) -> moto", service, call.action, identity.arn, mask(identity.access_key_id))
         if call.action == "sts:AssumeRole":
-            return self._assume_role(environ, start_response, call, identity, duration)
+            return self._assume_role(environ, start_response, call, duration)
         if call.action == "sts:DecodeAuthorizationMessage":  # moto has no such call; the data is ours
             try:
                 body = self.messages.decode(call.params.get("EncodedMessage", ""))
@@ -208,7 +208,7 @@ class Gatekeeper:
 
     # --- AssumeRole: let moto issue, then remember the session ----------------------------------
 
-    def _assume_role(self, environ, start_response, call: Call, identity: Identity, duration: int):
+    def _assume_role(self, environ, start_response, call: Call, duration: int):
         captured: dict[str, Any] = {}
 
         def capture(status, headers, exc_info=None):
@@ -218,7 +218,7 @@ class Gatekeeper:
         body = b"".join(self.app(environ, capture))
         status = captured.get("status", "500 Internal Server Error")
         if status.startswith("200"):
-            self._remember_session(body, call, identity, duration)
+            self._remember_session(body, call, duration)
             if not _has_session_policy(call.params):
                 # AWS sends PackedPolicySize only when the call carried a session policy or tags
                 body = re.sub(rb"\s*<PackedPolicySize>\d+</PackedPolicySize>", b"", body)
@@ -226,36 +226,29 @@ class Gatekeeper:
         start_response(status, headers + [("Content-Length", str(len(body)))])
         return [body]
 
-    def _remember_session(self, body: bytes, call: Call, identity: Identity, duration: int) -> None:
+    def _remember_session(self, body: bytes, call: Call, duration: int) -> None:
         match = re.search(rb"<AccessKeyId>([^<]+)</AccessKeyId>", body)
         if not match:
             return
         key_id = match.group(1).decode()
-        role_account = call.params["RoleArn"].split(":")[4]
-        assumed = assumed_session(role_account, key_id)
-        found = find(key_id, self.sessions)
-        if found is None or found.expiration is None:
-            return
         p = call.params
-        now = found.expiration - timedelta(seconds=duration)
+        assumed = assumed_session(p["RoleArn"].split(":")[4], key_id)  # issued in the role's account
+        if assumed is None:
+            return
+        issued = aware(assumed.expiration) - timedelta(seconds=duration)  # moto's clock is ours
         self.sessions.add(
             SessionInfo(
                 access_key_id=key_id,
                 role_arn=p["RoleArn"],
                 session_name=p["RoleSessionName"],
-                issued_at=now,
-                expiration=found.expiration,
+                issued_at=issued,
                 policy=p.get("Policy"),
                 policy_arns=assume_role.policy_arns(p),
-                mfa_authenticated_at=now if call.mfa else None,
+                mfa_authenticated_at=issued if call.mfa else None,
                 source_identity=p.get("SourceIdentity"),
-                chained=identity.is_session,
             ),
             assumed,
         )
-        role = role_by_arn(p["RoleArn"])
-        if role is not None:
-            role.last_used = now.replace(tzinfo=None)
 
 
 def _has_session_policy(params: dict[str, str]) -> bool:

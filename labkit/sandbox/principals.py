@@ -25,12 +25,10 @@ class SessionInfo:
     role_arn: str
     session_name: str
     issued_at: datetime
-    expiration: datetime
     policy: str | None = None
     policy_arns: list[str] = field(default_factory=list)
     mfa_authenticated_at: datetime | None = None
     source_identity: str | None = None
-    chained: bool = False
 
 
 @dataclass
@@ -95,7 +93,7 @@ def iam(account_id: str):
     return iam_backends[account_id][PARTITION]
 
 
-def _aware(value: datetime) -> datetime:
+def aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -139,7 +137,7 @@ def _session_identity(account_id: str, key, sessions: SessionRegistry) -> Identi
         secret_access_key=key.secret_access_key,
         status=key.status,
         session_token=assumed.session_token,
-        expiration=_aware(assumed.expiration),
+        expiration=aware(assumed.expiration),
         role_arn=key.role_arn,
         session=sessions.get(key.access_key_id),
     )
