@@ -167,3 +167,32 @@ def test_env_for_a_real_account_points_at_no_sandbox(home: Path) -> None:
     assert "unset AWS_ENDPOINT_URL" in env.stdout.splitlines()
     assert "127.0.0.1" not in env.stdout
     assert not (home / "sandbox.json").exists()
+
+
+def test_reset_forgets_everything_but_keeps_the_admins_keys(home: Path) -> None:
+    import boto3
+
+    assert labkit(home, "sandbox", "start").returncode == 0
+    endpoint = state(home)["endpoint"]
+    keys = (home / "aws-credentials").read_text()
+
+    def admin(service: str):
+        import configparser
+
+        parser = configparser.ConfigParser()
+        parser.read_string(keys)
+        return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", **parser["labkit-admin"])
+
+    admin("iam").create_user(UserName="made-before-reset")
+    assert labkit(home, "sandbox", "clock", "advance", "1h").returncode == 0
+    reset = labkit(home, "sandbox", "reset")
+    assert reset.returncode == 0, reset.stderr
+    assert "everything created in it is gone" in reset.stdout
+    users = [u["UserName"] for u in admin("iam").list_users()["Users"]]
+    assert users == ["labkit-admin"]  # the same admin key still works; the learner's user is gone
+    names = sorted(t["Value"] for r in admin("ec2").describe_instances()["Reservations"]
+                   for i in r["Instances"] for t in i["Tags"] if t["Key"] == "Name")
+    assert names == ["batch-1", "web-1", "web-2"]  # seeded again
+    assert "(real time)" in labkit(home, "sandbox", "clock").stdout
+    assert (home / "aws-credentials").read_text() == keys
+    assert labkit(home, "sandbox", "stop").returncode == 0
