@@ -11,8 +11,7 @@ import json
 from werkzeug.wrappers import Request, Response
 
 from labkit.sandbox.clock import SandboxClock
-
-TOKEN_HEADER = "X-Labkit-Control-Token"
+from labkit.sandbox.lifecycle import TOKEN_HEADER
 
 
 class ControlApp:

@@ -16,9 +16,9 @@ from typing import Any
 
 from labkit import workspace
 from labkit.errors import LabError
-from labkit.sandbox.control import TOKEN_HEADER
 
 START_TIMEOUT = 30.0
+TOKEN_HEADER = "X-Labkit-Control-Token"  # the control endpoint's credential (control.py)
 
 
 @dataclass(frozen=True)
