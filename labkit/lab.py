@@ -454,7 +454,7 @@ class Lab:
 
     def _assume_problem(self, role_arn: str) -> str | None:
         """Why the lab user cannot assume `role_arn`, read from the policies; None if they look right."""
-        from labkit.sandbox.evaluator import (
+        from labkit.iam import (
             Caller,
             Decision,
             PolicyError,

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from labkit.errors import LabError
-from labkit.sandbox.evaluator import PolicyError, parse_policy
+from labkit.iam import PolicyError, parse_policy
 
 
 def assume_role_policy(role_arn: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from labkit.sandbox.conditions import (
+from labkit.iam.conditions import (
     PolicyError,
     evaluate_condition_block,
     substitute_variables,

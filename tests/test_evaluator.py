@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from labkit.sandbox.evaluator import (
+from labkit.iam import (
     Caller,
     Decision,
     PolicyError,

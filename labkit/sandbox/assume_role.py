@@ -14,9 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from labkit.sandbox import awserrors
-from labkit.sandbox.authorization import authorize
-from labkit.sandbox.evaluator import (
+from labkit.iam import (
     Caller,
     Decision,
     PolicyError,
@@ -24,6 +22,8 @@ from labkit.sandbox.evaluator import (
     evaluate_resource_policy,
     names_principal_exactly,
 )
+from labkit.sandbox import awserrors
+from labkit.sandbox.authorization import authorize
 from labkit.sandbox.principals import Identity, iam, role_by_arn
 
 SESSION_NAME = re.compile(r"^[\w+=,.@-]*$")

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from labkit.iam import Decision, PolicyError, Request, evaluate, parse_policy
 from labkit.sandbox import awserrors
-from labkit.sandbox.evaluator import Decision, PolicyError, Request, evaluate, parse_policy
 from labkit.sandbox.principals import (
     Identity,
     identity_policies,

@@ -17,7 +17,7 @@ Rules (AWS IAM User Guide, "IAM JSON policy elements: Condition operators" and "
   makes that value match nothing ("Policy variables with no value"): :func:`substitute_variables`
   returns ``None`` for it. Policies without ``"Version": "2012-10-17"`` take ``${...}`` literally.
 
-Malformed conditions raise :class:`PolicyError`; :mod:`labkit.sandbox.evaluator` re-exports it.
+Malformed conditions raise :class:`PolicyError`; :mod:`labkit.iam` exports it.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from labkit.sandbox.conditions import (
+from labkit.iam.conditions import (
     PolicyError,
     evaluate_condition_block,
     lower_keys,
