@@ -1,4 +1,5 @@
-"""`labkit lab`: start the sandbox (unless the target is a real account) and open JupyterLab."""
+"""`labkit lab`: start the sandbox (unless the target is a real account) and open JupyterLab on the
+learner's own copy of the lessons; `labkit notebooks reset [NN ...]`: start lessons over."""
 
 from __future__ import annotations
 
@@ -9,16 +10,42 @@ import shutil
 import sys
 from pathlib import Path
 
-from labkit.errors import LabError
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+from labkit import lessons
 
 
 def add_parser(sub) -> None:
-    lab = sub.add_parser("lab", help="start the sandbox and JupyterLab with the notebooks")
+    lab = sub.add_parser("lab", help="start the sandbox and JupyterLab with your copy of the notebooks")
     lab.add_argument("--port", type=int, default=8888, help="JupyterLab's port (default 8888)")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     lab.set_defaults(func=run)
+
+    notebooks = sub.add_parser(
+        "notebooks", help="your copy of the lesson notebooks: where it is, start lessons over",
+        description=f"`labkit lab` opens your own copy of the lessons ({lessons.COPY_VARIABLE}, default "
+        "my-notebooks/ in the clone), made on first start and never overwritten.")
+    actions = notebooks.add_subparsers(dest="action", metavar="ACTION")
+    path = actions.add_parser("path", help="print the folder of your copy")
+    path.set_defaults(func=run_path)
+    reset = actions.add_parser(
+        "reset", help="fresh copies of lessons (all, or those named); yours are kept in backups/",
+        description="Replace lessons in your copy by the originals. A lesson you changed is moved to "
+        "the backups/ folder of your copy first, so nothing is lost.")
+    reset.add_argument("lessons", nargs="*", metavar="NN", help="lesson numbers, e.g. 02 05 (default: all)")
+    reset.set_defaults(func=run_reset)
+    notebooks.set_defaults(func=run_path)
+
+
+def run_path(args: argparse.Namespace) -> int:
+    print(lessons.copy_dir())
+    return 0
+
+
+def run_reset(args: argparse.Namespace) -> int:
+    dest = lessons.copy_dir()
+    for line in lessons.reset(args.lessons, dest):
+        print(line)
+    print(f"In {dest}.")
+    return 0
 
 
 TERMINAL_RC = """\
@@ -72,10 +99,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"Sandbox at {running.endpoint}; JupyterLab terminals are pointed at it.")
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
-    if not NOTEBOOKS.is_dir():
-        raise LabError(f"The notebooks folder {NOTEBOOKS} is missing: run `labkit lab` from a clone of sts-labkit.")
+    folder = lessons.copy_dir()
+    made = [c for c in lessons.ensure_copy(folder) if c.action == "copied"]
+    print(f"Your notebooks: {folder}" + (f" ({len(made)} files copied from notebooks/ just now)" if made else "")
+          + "; `labkit notebooks reset NN` starts a lesson over.")
     command = [sys.executable, "-m", "jupyter", "lab", "--ip=127.0.0.1", f"--port={args.port}",
-               f"--ServerApp.root_dir={NOTEBOOKS}", f"--config={_jupyter_config(bin_dir)}",
+               f"--ServerApp.root_dir={folder}", f"--config={_jupyter_config(bin_dir)}",
                f"--LabApp.app_settings_dir={_lab_settings()}"]
     if args.no_browser or not os.environ.get("DISPLAY") and sys.platform.startswith("linux"):
         command.append("--no-browser")
