@@ -185,8 +185,7 @@ def action_problem(label: str, statement: dict, action: str = ASSUME_ROLE) -> st
                     f'write "{action}".')
         if prefix.lower() == "sts":
             if name.lower() in names:
-                return (f'{label}\'s Action "{value}" is another STS call (sts:{names[name.lower()]}): '
-                        f'the user calls "{action}".')
+                return f'{label}\'s Action "{value}" is another STS call: the call to allow is "{action}".'
             close = difflib.get_close_matches(name.lower(), list(names), n=1, cutoff=0.75)
             if close:
                 return (f'{label}\'s Action "{value}" is not an STS action, so it allows nothing: did you mean '
@@ -228,6 +227,10 @@ def lab_rules(document: Any, kind: str) -> str | None:
                 return (f'{label} has NotPrincipal, which IAM refuses in a role\'s trust policy: say who may '
                         'assume the role with "Principal": {"AWS": "<the user\'s ARN>"}.')
             principal = statement.get("Principal")
+            for key in principal if isinstance(principal, dict) else ():
+                proper = {k.lower(): k for k in ("AWS", "Service", "Federated", "CanonicalUser")}.get(str(key).lower())
+                if proper and key != proper:
+                    return f'{label}\'s Principal has the key "{key}": write it "{proper}", exactly so.'
             if isinstance(principal, str) and principal != "*" or isinstance(principal, list):
                 return (f"{label}'s Principal is {quoted(principal)}, a bare value: a Principal is an object "
                         f'that says what kind of principal it names: write {{"AWS": {quoted(principal)}}}.')
@@ -445,7 +448,7 @@ class TrustPolicy(Exercise):
     def _principal_problem(self, label: str, statement: dict) -> str:
         principal = statement.get("Principal")
         if isinstance(principal, dict) and "AWS" in principal:
-            return f"{label}'s Principal \"AWS\" {not_the_user(as_list(principal['AWS'])[0], self.lab)}"
+            return f"{label}'s Principal: {not_the_user(as_list(principal['AWS'])[0], self.lab)}"
         if isinstance(principal, dict):
             key, values = next(iter(principal.items()))
             return (f"{label}'s Principal names {quoted({key: values})}, a {key} principal, not the lab's "
