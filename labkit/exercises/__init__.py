@@ -15,11 +15,27 @@ One module per family: policies (user-policy, trust-policy), calls (assume-role)
 `labkit progress` and `labkit catch-up` are the same on the command line.
 """
 
-from labkit.exercises.base import Exercise, Verdict
-from labkit.exercises.catchup import catch_up
-from labkit.exercises.notebooks import solve_notebook
-from labkit.exercises.progress import checklist
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from labkit.exercises.registry import CLI_IDS, EXERCISES, IDS, exercise
+
+_LAZY = {  # imported on first use, so `labkit --help` and `labkit check --list` stay light
+    "Exercise": "base",
+    "Verdict": "base",
+    "catch_up": "catchup",
+    "checklist": "progress",
+    "solve_notebook": "notebooks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"labkit.exercises.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'labkit.exercises' has no attribute {name!r}")
+
 
 __all__ = ["CLI_IDS", "EXERCISES", "IDS", "Exercise", "Verdict", "catch_up", "checklist", "exercise",
            "solve_notebook"]

@@ -294,6 +294,9 @@ class Exercise:
                                                        f"{aws_error(exc)}"), usable=False)
         except BotoCoreError as exc:
             return Verdict(self.id, False, self._scrub(f"the lab cannot check this now: {exc}"), usable=False)
+        except Exception as exc:  # a defect in a check must not become a learner's traceback
+            return Verdict(self.id, False, self._scrub(f"the lab could not check this answer ({type(exc).__name__}: "
+                                                       f"{exc}); please report it, with your answer."), usable=False)
         return Verdict(self.id, True, warnings=[self._scrub(w) for w in warnings[:3]])
 
     def check(self, answer: Any = None, *args: Any) -> Verdict:

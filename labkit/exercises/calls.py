@@ -37,6 +37,15 @@ def input_shape():
     return botocore.session.get_session().get_service_model("sts").operation_model("AssumeRole").input_shape
 
 
+def _unfilled(value: Any) -> bool:
+    """Left as `--generate-cli-skeleton` wrote it: "", 0, [], {} or containers of those."""
+    if isinstance(value, dict):
+        return all(_unfilled(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_unfilled(v) for v in value)
+    return value in ("", 0) and not isinstance(value, bool)
+
+
 def _plain(pattern: str | None) -> re.Pattern | None:
     """The model's pattern as a Python regex, when it is one Python reads the same way."""
     if not pattern or "\\u" in pattern:
@@ -92,6 +101,12 @@ class AssumeRoleCall(Exercise):
         if "Credentials" in params or "AssumedRoleUser" in params:
             raise Mistake("this is AssumeRole's response; the exercise wants what you pass to it: RoleArn, "
                           "RoleSessionName and DurationSeconds.")
+        left = [k for k, v in params.items() if k not in ("RoleArn", "RoleSessionName", "DurationSeconds")
+                and _unfilled(v)]
+        if left:
+            raise Mistake(f"{', '.join(left)} {'is' if len(left) == 1 else 'are'} still empty, as "
+                          "--generate-cli-skeleton wrote them, and STS refuses empty values: remove the "
+                          "parameters you do not use.")
         self._model_rules(params)
         lab = self.lab
         if params["RoleArn"] != lab.role_arn:

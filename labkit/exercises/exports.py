@@ -29,6 +29,11 @@ from labkit.exercises.base import Exercise, Mistake, Unusable, aws_error, refuse
 
 VARIABLES = (ACCESS_KEY_VAR, SECRET_KEY_VAR, SESSION_TOKEN_VAR)
 LEGACY_TOKEN = "AWS_SECURITY_TOKEN"  # botocore still reads it; other SDKs do not
+OTHER_SETTINGS = {  # variables the CLI and SDKs read that are not credentials: not misspellings
+    "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL",
+    "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_DEFAULT_OUTPUT", "AWS_PAGER", "AWS_CA_BUNDLE",
+    "AWS_CREDENTIAL_EXPIRATION", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "AWS_STS_REGIONAL_ENDPOINTS",
+}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PLACEHOLDER = re.compile(r"\.\.\.|<.*>|x{4,}|your[-_ ]", re.IGNORECASE)
 _ANSWERS = {  # what AWS's refusal means for credentials a learner copied
@@ -155,9 +160,7 @@ class Exports(_Credentials):
             self._not_the_users_key(found[ACCESS_KEY_VAR], found.get(SECRET_KEY_VAR, ""), ACCESS_KEY_VAR)
         warnings: list[str] = []
         for name in found:
-            if name in VARIABLES or not name.startswith("AWS_"):
-                continue
-            if name == LEGACY_TOKEN:
+            if name in VARIABLES or name in OTHER_SETTINGS or name == LEGACY_TOKEN or not name.startswith("AWS_"):
                 continue
             guess = difflib.get_close_matches(name, VARIABLES, n=1, cutoff=0.6)
             if guess and guess[0] not in found:
