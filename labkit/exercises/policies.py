@@ -236,8 +236,10 @@ def lab_rules(document: Any, kind: str) -> str | None:
                         f'that says what kind of principal it names: write {{"AWS": {quoted(principal)}}}.')
         for action in as_list(statement.get("Action")):
             if isinstance(action, str) and action != "*" and ":" not in action:
+                sts = {a.lower(): a for a in sts_actions()}.get(action.lower())
+                example = f"sts:{sts}" if sts else ASSUME_ROLE
                 return (f'{label}\'s Action "{action}" has no service prefix: write it as service:Action, '
-                        f'e.g. "sts:{action}".')
+                        f'e.g. "{example}".')
     version = document.get("Version")
     if version is not None and version not in (CURRENT_VERSION, OLD_VERSION):
         return (f'Version {quoted(version)} is not a policy language version (it is not a date you choose: '
@@ -358,6 +360,9 @@ class UserPolicy(Exercise):
                 elif self._allows(one, self._request(nearby)) is Decision.ALLOW:
                     risks.append(f'{label}\'s Resource "{value}" lets the user assume any role of account '
                                  f'{lab.account_id} that trusts them: name the one role, "{lab.role_arn}".')
+                elif value != lab.role_arn and self._allows(one, self._request(value)) is Decision.ALLOW:
+                    risks.append(f'{label}\'s Resource "{value}" also lets the user assume that role: the '
+                                 f'exercise needs only "{lab.role_arn}".')
             for value in as_list(statement.get("Action")):
                 one = single(document, statement, Action=value, Resource="*", NotResource=None, Condition=None)
                 if self._allows(one, self._request("*")) is not Decision.ALLOW:
