@@ -18,7 +18,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from labkit.cli import creds, jupyter, sandbox
+    from labkit.cli import catchup, check, creds, jupyter, progress, sandbox
 
     parser = _Parser(prog="labkit", description="Hands-on AWS STS lab kit.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         lab.add_parser(sub)
+    check.add_parser(sub)  # the exercises: check, progress, catch-up
+    progress.add_parser(sub)
+    catchup.add_parser(sub)
     return parser
 
 
