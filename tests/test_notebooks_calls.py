@@ -3,15 +3,21 @@ boto3 (a client from `.client("iam")`, `.client("sts")`, ...), not only through 
 
 The notebooks are read, not run: each code cell is parsed with `ast`, clients are found by their
 `X = ....client("service")` assignments, and each lesson's calls must be made on such a client.
+What the learner writes in an exercise cell (the boto3.Session of 04, the switch-role URL of 06)
+is read in the solved form of the notebook (labkit.exercises.solve_notebook, the one source of
+the answers); as the learner gets it, every exercise cell is a blank skeleton.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from labkit.exercises import solve_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = {p.name[:2]: p for p in sorted((ROOT / "notebooks").glob("*.ipynb"))}
@@ -116,10 +122,38 @@ def problems(number: str, nb) -> list[str]:
     return found
 
 
+def solved(path: Path):
+    return nbformat.reads(json.dumps(solve_notebook(json.loads(path.read_text()))), as_version=4)
+
+
 @pytest.mark.parametrize("number", ["02", "03", "04", "05", "06"])
 def test_the_lessons_call_is_made_in_the_notebook(number):
+    assert problems(number, solved(NOTEBOOKS[number])) == []
+
+
+@pytest.mark.parametrize("number", ["02", "03", "05"])
+def test_the_calls_the_lesson_is_about_are_outside_the_exercise_cells(number):
+    """02, 03 and 05 make their calls in the lesson's own cells: they are there as the learner gets it."""
     nb = nbformat.read(NOTEBOOKS[number], as_version=4)
     assert problems(number, nb) == []
+
+
+@pytest.mark.parametrize("path", list(NOTEBOOKS.values()), ids=lambda p: p.name)
+def test_exercise_cells_are_blank_as_the_learner_gets_them(path):
+    """Each "your turn" cell holds a skeleton with `...` where the learner writes, never the answer."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        exercise = cell.get("metadata", {}).get("labkit", {}).get("exercise")
+        if not exercise:
+            continue
+        assert "exercise" in cell.metadata.get("tags", []), exercise
+        tree = ast.parse(cell.source)
+        assert any(isinstance(n, ast.Constant) and n.value is Ellipsis for n in ast.walk(tree)), exercise
+        assert not any(isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value not in (
+            "2012-10-17", "Version", "Statement", "Effect", "Action", "Resource", "Principal",
+            "RoleArn", "RoleSessionName", "DurationSeconds", "before", "during", "after")
+            for n in ast.walk(tree)), f"{exercise}: the skeleton holds a value of the answer"
+        assert cell.outputs == []
 
 
 def _notebook(*sources: str):
