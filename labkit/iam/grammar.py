@@ -68,6 +68,12 @@ def parse_policy(document: str | bytes | Mapping[str, Any], *, kind: PolicyKind 
         return document
     if isinstance(document, bytes):
         document = document.decode("utf-8", "replace")
+    if isinstance(document, Mapping):
+        try:  # a dict is cached by its JSON text: the same document is often decided again
+            text = json.dumps(document)
+        except (TypeError, ValueError):
+            return _parse(document, kind)
+        document = text
     if isinstance(document, str):
         parsed, error = _parse_text(document, kind)
         if error is not None:

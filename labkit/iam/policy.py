@@ -8,6 +8,7 @@ once, because the sandbox evaluates the same stored documents on every request. 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -55,9 +56,7 @@ class Statement:
     @cached_property
     def action_regex(self) -> re.Pattern[str]:
         """All Action/NotAction patterns as one case-insensitive regex (no variables in actions)."""
-        parts = [_compile(_pieces(action, {}, False) or [], ignore_case=True, arn=False).pattern
-                 for action in self.actions]
-        return re.compile("|".join(f"(?:{part})" for part in parts), re.DOTALL | re.IGNORECASE)
+        return _action_regex(self.actions)
 
     @cached_property
     def static_resources(self) -> tuple[re.Pattern[str], ...] | None:
@@ -66,8 +65,21 @@ class Statement:
             return ()
         if self.variables and any(has_variables(text) for text in self.resources):
             return None
-        compiled = [resource_pattern(text, {}, variables=False) for text in self.resources]
-        return tuple(pattern for pattern in compiled if pattern is not None)
+        return tuple(_literal_resource(text) for text in self.resources)
+
+
+@functools.lru_cache(maxsize=4096)
+def _action_regex(actions: tuple[str, ...]) -> re.Pattern[str]:
+    parts = [_compile(_pieces(action, {}, False) or [], ignore_case=True, arn=False).pattern
+             for action in actions]
+    return re.compile("|".join(f"(?:{part})" for part in parts), re.DOTALL | re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=4096)
+def _literal_resource(text: str) -> re.Pattern[str]:
+    pattern = resource_pattern(text, {}, variables=False)
+    assert pattern is not None  # without variables every entry compiles
+    return pattern
 
 
 class Policy(dict):
