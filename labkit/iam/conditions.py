@@ -278,7 +278,7 @@ def _unknown_operator(name: str) -> PolicyError:
         "StringLike, NumericLessThan, DateGreaterThan, Bool, IpAddress, ArnLike, Null, ... "
         '(optionally ending in "IfExists", or prefixed "ForAnyValue:" / "ForAllValues:").',
         problem="condition_operator",
-        iam=f"Invalid Condition type : {name}",
+        value=name,
     )
 
 
@@ -299,7 +299,7 @@ def parse_operator(name: str) -> Operator:
             raise PolicyError(
                 f'Condition operator "{name}": Null takes no ForAnyValue/ForAllValues.',
                 problem="condition_operator",
-                iam=f"Invalid Condition type : {name}",
+                value=name,
             )
         operator = Operator(name, None)
     else:

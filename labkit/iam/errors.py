@@ -48,6 +48,8 @@ IAM_MESSAGES: dict[str, IamMessage] = {
     # Resource in a role trust policy (aws-fidelity.md; localstack#6644 quotes moto's
     # "Has prohibited field Resource." with a full stop).
     "resource_in_trust": IamMessage("Has prohibited field Resource", True),
+    # NotResource in a role trust policy (by analogy with Resource).
+    "not_resource_in_trust": IamMessage("Has prohibited field NotResource", False),
     # NotPrincipal in a role trust policy (reference_policies_elements_notprincipal.html says IAM
     # refuses it; the exact text is not documented).
     "not_principal_in_trust": IamMessage("Has prohibited field NotPrincipal", False),
@@ -59,6 +61,8 @@ IAM_MESSAGES: dict[str, IamMessage] = {
     ),
     # A Principal value IAM cannot read (aws-actions/configure-aws-credentials#332 shows the form).
     "principal_format": IamMessage('Invalid principal in policy: "{key}":"{value}"', True),
+    # A Principal that is neither "*" nor an object (wording not confirmed).
+    "principal_value": IamMessage("Invalid principal in policy: {value}", False),
     # A condition operator IAM does not know (wording not confirmed).
     "condition_operator": IamMessage("Invalid Condition type : {value}", False),
     # A condition value of the wrong type for its operator (wording not confirmed).
@@ -81,10 +85,11 @@ class PolicyError(ValueError):
 
     code = "MalformedPolicyDocument"
 
-    def __init__(self, message: str, *, problem: str = "syntax", iam: str | None = None) -> None:
+    def __init__(self, message: str, *, problem: str = "syntax", iam: str | None = None,
+                 **values: str) -> None:
         super().__init__(message)
         self.problem = problem
-        self.iam_message = iam if iam is not None else iam_message(problem)
+        self.iam_message = iam if iam is not None else iam_message(problem, **values)
 
     def relabel(self, prefix: str) -> PolicyError:
         """The same error, its lab message prefixed (e.g. with the policy's name)."""

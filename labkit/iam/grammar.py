@@ -284,7 +284,7 @@ def _check_resource(resource: str, label: str) -> None:
         f'{label} has Resource "{resource}": write an ARN such as '
         '"arn:aws:iam::111122223333:role/NAME", or "*" for every resource.',
         problem="resource_format",
-        iam=f'Resource {resource} must be in ARN format or "*".',
+        value=resource,
     )
 
 
@@ -295,8 +295,7 @@ def _resource_rules(statement: Mapping[str, Any], label: str, kind: str) -> None
                 raise PolicyError(
                     f"{label} has {name}, but a role's trust policy is attached to the role it "
                     f"controls: remove {name} (the role is the resource).",
-                    problem="resource_in_trust",
-                    iam=f"Has prohibited field {name}",
+                    problem="resource_in_trust" if name == "Resource" else "not_resource_in_trust",
                 )
         return
     _check_pair(
@@ -347,8 +346,8 @@ def _check_principal(value: Any, element: str, label: str) -> None:
         raise PolicyError(
             f'{label}: {element} must be "*" or an object such as '
             '{"AWS": "arn:aws:iam::111122223333:user/alice"} or {"Service": "ec2.amazonaws.com"}.',
-            problem="principal_format",
-            iam=f"Invalid principal in policy: {json.dumps(value)}",
+            problem="principal_value",
+            value=json.dumps(value),
         )
     _check_keys(value, PRINCIPAL_KEYS, f"{label}'s {element}")
     for key, names in value.items():
@@ -364,7 +363,8 @@ def _check_principal(value: Any, element: str, label: str) -> None:
                 f'{label}: {element} "AWS": "{item}" is not an account ID, an ARN or "*": write '
                 'e.g. "arn:aws:iam::111122223333:user/alice" or "111122223333".',
                 problem="principal_format",
-                iam=f'Invalid principal in policy: "AWS":"{item}"',
+                key="AWS",
+                value=item,
             )
 
 
