@@ -144,3 +144,9 @@ def test_the_installed_command_runs(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["decision"] == "allow"
+
+
+def test_the_cli_knows_every_kind_of_policy():
+    from labkit.cli.policy import KINDS
+
+    assert KINDS == iam.KINDS

@@ -13,10 +13,16 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from labkit import iam
 from labkit.errors import LabError
+
+if TYPE_CHECKING:
+    from labkit import iam
+
+# labkit.iam's KINDS, written out so that building the `labkit` parser imports no policy engine
+# (every labkit command builds it); tests/test_cli_policy.py checks they agree.
+KINDS = ("identity", "resource", "trust", "session", "boundary")
 
 _SESSION_ARN = re.compile(r"^arn:([\w-]+):sts::(\d{12}):assumed-role/([^/]+)/(.+)$")
 _ARN_ACCOUNT = re.compile(r"^arn:[\w-]+:(?:iam|sts)::(\d{12}):")
@@ -34,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     check = commands.add_parser("check", help="would IAM accept this document? (exit 1 if not)",
                                 description="Say whether IAM would accept a policy document.")
     check.add_argument("file", help="the policy document (JSON), or - for standard input")
-    check.add_argument("--kind", choices=iam.KINDS, default="identity",
+    check.add_argument("--kind", choices=KINDS, default="identity",
                        help="what the document is (default: identity)")
     check.set_defaults(func=_check)
 
@@ -70,6 +76,8 @@ def _read(path: str) -> str:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from labkit import iam
+
     error = iam.validate(_read(args.file), args.kind)
     if error is None:
         print(f"OK: IAM accepts this {args.kind} policy.")
@@ -81,6 +89,8 @@ def _check(args: argparse.Namespace) -> int:
 
 def caller_from_arn(arn: str, role_arn: str | None = None) -> iam.Caller:
     """A Caller from its ARN: a user, root, or a role session (whose role ARN is derived)."""
+    from labkit import iam
+
     session = _SESSION_ARN.match(arn)
     if session:
         partition, account, role = session.group(1), session.group(2), session.group(3)
@@ -107,10 +117,14 @@ def _context(raw: str) -> dict[str, Any]:
 def request_context(caller: iam.Caller, given: dict[str, Any]) -> dict[str, Any]:
     """The caller's own keys (aws:PrincipalArn, aws:PrincipalAccount, aws:username, ...), then
     the keys given on the command line, which win."""
+    from labkit import iam
+
     return {**iam.RequestContext(caller=caller).keys(), **given}
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from labkit import iam
+
     caller = caller_from_arn(args.caller, args.role_arn)
     request = iam.Request(args.action, args.resource, request_context(caller, _context(args.context)))
     layers: dict[str, Any] = {
