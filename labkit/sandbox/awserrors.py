@@ -114,9 +114,10 @@ def access_denied(
     reason: str | None,
     encoded: str | None = None,
 ) -> AwsError:
-    """Identity-policy denial. `reason` is e.g. 'no identity-based policy allows the X action'."""
+    """Identity-policy denial. `reason` is AWS's clause, e.g. 'because no identity-based policy allows
+    the X action' or 'with an explicit deny in a session policy' (no "because" then)."""
     on_resource = f" on resource: {resource}" if resource and resource != "*" else ""
-    because = f" because {reason}" if reason else ""
+    because = "" if not reason else f" {reason}" if reason.startswith(("because ", "with ")) else f" because {reason}"
     core = f"User: {caller_arn} is not authorized to perform: {action}{on_resource}{because}"
     if service == "ec2":
         text = f"You are not authorized to perform this operation. {core}"

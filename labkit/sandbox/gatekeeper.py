@@ -179,7 +179,7 @@ class Gatekeeper:
             _check_iam_input(call)
         resource = resource_for(call, identity, signed.region, environ)
         for action in [call.action, *tagging_actions(call)]:
-            verdict = authorize(identity, action, resource, context)
+            verdict = authorize(identity, action, resource, context, call.params)
             if not verdict.allowed:
                 encoded = None
                 if call.service == "ec2" and not re.match(r"(Describe|Get|List)", call.operation):
@@ -246,6 +246,7 @@ class Gatekeeper:
                 policy_arns=assume_role.policy_arns(p),
                 mfa_authenticated_at=issued if call.mfa else None,
                 source_identity=p.get("SourceIdentity"),
+                tags=assume_role.session_tags(p),
             ),
             assumed,
         )
