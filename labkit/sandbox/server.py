@@ -21,25 +21,24 @@ from labkit.sandbox.clock import CLOCK
 
 
 def build_app(faults_settings: dict | None = None):
-    """(gatekeeper WSGI app, sandbox state) with moto's IAM, STS, EC2 and S3 loaded."""
+    """(gatekeeper WSGI app, control app). IAM, STS and EC2 load now (the accounts live there);
+    every other service moto runs (S3, Lambda, ...) loads on its first request."""
     import moto.ec2.models  # noqa: F401  (load before patching the clock)
     import moto.iam.models  # noqa: F401
-    import moto.s3.models  # noqa: F401
     import moto.sts.models  # noqa: F401
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     from labkit.sandbox import moto_fixes
     from labkit.sandbox.control import ControlApp
     from labkit.sandbox.faults import Faults
     from labkit.sandbox.gatekeeper import Gatekeeper
     from labkit.sandbox.principals import SessionRegistry
+    from labkit.sandbox.services import Backends
 
     moto_fixes.apply(CLOCK)
-    moto_app = DomainDispatcherApplication(create_backend_app)
     sessions = SessionRegistry()
     faults = Faults(**(faults_settings or {}))
     control = ControlApp(CLOCK, sessions, faults)
-    gatekeeper = Gatekeeper(moto_app, CLOCK, sessions, faults, control)
+    gatekeeper = Gatekeeper(Backends(), CLOCK, sessions, faults, control)
     control.messages = gatekeeper.messages
     return gatekeeper, control
 
