@@ -321,7 +321,8 @@ def access_denied(
 ) -> AwsError:
     """Identity-policy denial. `reason` is e.g. 'no identity-based policy allows the X action'."""
     protocol = _protocol(service)
-    because = f" because {reason}" if reason else ""
+    # "... because no identity-based policy allows ..." / "... with an explicit deny in ..."
+    because = (f" {reason}" if reason.startswith("with ") else f" because {reason}") if reason else ""
     if protocol == "rest-xml":  # S3 quotes the resource
         on_resource = f' on resource: "{resource}"' if resource and resource != "*" else ""
     elif protocol in ("json", "rest-json"):  # JSON services name '*' too

@@ -100,8 +100,8 @@ def run(app: Callable[[dict, Callable], Iterable[bytes]], call: Call, environ: d
         raise awserrors.internal_failure(call.service) from None
     status = captured.get("status", "500 Internal Server Error")
     headers = captured.get("headers", [])
-    content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
-    if content_type.lower().startswith("text/html"):
-        log.error("moto answered %s with an HTML page on %s", status, call.action)
+    if body[:64].lstrip().lower().startswith((b"<!doctype html", b"<html")):
+        # Flask's own error page (no route, an unhandled error): moto did not answer this call
+        log.error("moto answered %s with an HTML page on %s", status.split(" ", 1)[0], call.action)
         raise awserrors.internal_failure(call.service)
     return status, headers, body

@@ -106,7 +106,7 @@ class Gatekeeper:
             status, headers, body = forwarding.run(app, call, environ, signed)
         except AwsError as error:
             return _refuse(start_response, error, service, path)
-        return _respond(start_response, status, headers, body)
+        return _respond(start_response, status, headers, body, head=environ.get("REQUEST_METHOD") == "HEAD")
 
     # --- authenticate ---------------------------------------------------------------------------
 
@@ -287,9 +287,14 @@ class Gatekeeper:
         return _respond(start_response, status, headers, multidelete.merge(body, denied))
 
 
-def _respond(start_response: Callable, status: str, headers: list[tuple[str, str]], body: bytes) -> list[bytes]:
-    kept = [(k, v) for k, v in headers if k.lower() not in ("content-length", "transfer-encoding")]
-    start_response(status, kept + [("Content-Length", str(len(body)))])
+def _respond(start_response: Callable, status: str, headers: list[tuple[str, str]], body: bytes,
+             head: bool = False) -> list[bytes]:
+    """Send a whole answer; its Content-Length is the body's (a HEAD's is the one moto computed)."""
+    kept = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"
+            and not (k.lower() == "content-length" and not head)]
+    if not head or not any(k.lower() == "content-length" for k, _ in kept):
+        kept.append(("Content-Length", str(len(body))))
+    start_response(status, kept)
     return [body]
 
 

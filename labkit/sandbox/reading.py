@@ -107,8 +107,6 @@ def _read_query(environ: dict, body: bytes, service: Service, presigned: bool) -
     name = service.name
     if environ.get("HTTP_X_AMZ_TARGET") is not None:
         raise awserrors.ambiguous(name, f"an X-Amz-Target header on a {service.protocol}-protocol service")
-    if environ.get("REQUEST_METHOD") not in ("GET", "POST"):
-        raise awserrors.unknown_operation(name, environ.get("REQUEST_METHOD", ""), service.api_version)
     pairs = _query_pairs(environ, presigned)
     if body:
         mimetype = _mimetype(environ)

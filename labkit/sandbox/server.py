@@ -65,12 +65,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from labkit import workspace
     from labkit.sandbox import accounts
+    from labkit.sandbox.payload import RequestHandler  # read timeouts
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # request lines may carry tokens
     app, control = build_app({"iam_delay": args.iam_delay, "throttle": args.throttle})
     try:
-        server = make_server("127.0.0.1", args.port, app, threaded=True)
+        server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=RequestHandler)
         server.daemon_threads = True  # a stop does not wait for idle keep-alive connections
     except OSError as exc:
         print(f"labkit sandbox: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}", file=sys.stderr)

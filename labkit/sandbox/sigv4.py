@@ -186,7 +186,8 @@ def verify(environ: dict, body: bytes, signed: SignedRequest, secret_access_key:
 
     The payload line of the canonical request is the hash of the body received, except for S3,
     where it is what the client sent in `x-amz-content-sha256` (checked against the body after
-    this), and for presigned URLs, where it is UNSIGNED-PAYLOAD.
+    this), or UNSIGNED-PAYLOAD for presigned URLs. (botocore's presigner for other services signs
+    the hash of the body, empty once its parameters moved to the query string.)
     """
     url = raw_url(environ)
     if signed.presigned:
@@ -202,10 +203,8 @@ def verify(environ: dict, body: bytes, signed: SignedRequest, secret_access_key:
     request = AWSRequest(method=environ["REQUEST_METHOD"], url=url, headers=headers, data=b"")
     request.context["timestamp"] = signed.amz_date
     canonical = signer.canonical_request(request).rsplit("\n", 1)[0]
-    if signed.presigned:  # a presigned URL signs no payload (a body is refused unless S3)
-        payload = UNSIGNED_PAYLOAD
-    elif signed.service == "s3":
-        payload = header(environ, "X-Amz-Content-SHA256") or UNSIGNED_PAYLOAD
+    if signed.service == "s3":
+        payload = UNSIGNED_PAYLOAD if signed.presigned else (header(environ, "X-Amz-Content-SHA256") or UNSIGNED_PAYLOAD)
     else:
         payload = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256_HASH
     canonical += "\n" + payload
