@@ -75,6 +75,13 @@ def rebuild(call: Call, environ: dict, signed: SignedRequest) -> dict:
     return rebuilt
 
 
+def where(exc: BaseException) -> str:
+    """The exception's type and the line it came from: never its message, which may hold parameters."""
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    at = f" at {frame.filename.rsplit('site-packages/', 1)[-1]}:{frame.lineno}" if frame else ""
+    return type(exc).__name__ + at
+
+
 def run(app: Callable[[dict, Callable], Iterable[bytes]], call: Call, environ: dict,
         signed: SignedRequest) -> tuple[str, list[tuple[str, str]], bytes]:
     """moto's answer to `call`: status line, headers and the whole body."""
@@ -94,9 +101,7 @@ def run(app: Callable[[dict, Callable], Iterable[bytes]], call: Call, environ: d
             if close is not None:
                 close()
     except Exception as exc:
-        frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-        where = f" at {frame.filename.rsplit('site-packages/', 1)[-1]}:{frame.lineno}" if frame else ""
-        log.error("moto failed on %s: %s%s", call.action, type(exc).__name__, where)
+        log.error("moto failed on %s: %s", call.action, where(exc))
         raise awserrors.internal_failure(call.service) from None
     status = captured.get("status", "500 Internal Server Error")
     headers = captured.get("headers", [])

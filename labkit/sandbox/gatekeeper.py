@@ -106,6 +106,9 @@ class Gatekeeper:
             status, headers, body = forwarding.run(app, call, environ, signed)
         except AwsError as error:
             return _refuse(start_response, error, service, path)
+        except Exception as exc:  # a defect here must still answer as AWS does, never with HTML
+            log.error("gatekeeper failed: %s", forwarding.where(exc))
+            return _refuse(start_response, awserrors.internal_failure(service), service, path)
         return _respond(start_response, status, headers, body, head=environ.get("REQUEST_METHOD") == "HEAD")
 
     # --- authenticate ---------------------------------------------------------------------------
