@@ -673,3 +673,28 @@ def test_the_rebuilt_request_keeps_every_s3_key_and_header(admin, bucket):
     listed = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
     assert set(keys) <= listed
     assert s3.get_object(Bucket=bucket, Key="dir/a b+c.txt", Range="bytes=6-8")["Body"].read() == b"b+c"
+
+
+@pytest.mark.parametrize("content_type", [
+    "application/x-www-form-urlencoded", "APPLICATION/X-WWW-FORM-URLENCODED",
+    "application/x-www-form-urlencoded;charset=UTF-8", "Application/X-Www-Form-Urlencoded ; q=1",
+    "application/x-www-form-urlencodedx", "application/x-www-form", "text/plain", "",
+    "multipart/form-data; boundary=xyz", "MULTIPART/FORM-DATA; BOUNDARY=xyz", "multipart/mixed; boundary=xyz",
+])
+def test_the_gatekeeper_reads_a_content_type_as_werkzeug_and_moto_do(content_type):
+    """Whatever werkzeug (moto's request parser) would read as a form, the gatekeeper reads as one:
+    the query protocol's form is read, a multipart form refused; nothing else is a form to either."""
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    from labkit.sandbox.reading import FORM, FORM_TYPES, _mimetype
+
+    if content_type.lower().startswith("multipart"):
+        body = b'--xyz\r\nContent-Disposition: form-data; name="Action"\r\n\r\nAssumeRole\r\n--xyz--\r\n'
+    else:
+        body = b"Action=AssumeRole"
+    environ = EnvironBuilder(method="POST", data=body, headers={"Content-Type": content_type}).get_environ()
+    werkzeug_form = dict(Request(environ).form)
+    mimetype = _mimetype(environ)
+    assert (werkzeug_form == {"Action": "AssumeRole"}) == (mimetype in FORM_TYPES), (werkzeug_form, mimetype)
+    assert (mimetype == FORM) == (werkzeug_form != {} and not content_type.lower().startswith("multipart"))
