@@ -79,6 +79,7 @@ class Gatekeeper:
         if path.startswith("/_labkit/") and self.control is not None:
             return self.control(environ, start_response)
         service = _guess_service(environ)
+        head = environ.get("REQUEST_METHOD") == "HEAD"
         try:
             signed = self._signed(environ)
             service = signed.service
@@ -105,11 +106,11 @@ class Gatekeeper:
                 return self._delete_objects(app, environ, signed, start_response, call, grant.denied_keys)
             status, headers, body = forwarding.run(app, call, environ, signed)
         except AwsError as error:
-            return _refuse(start_response, error, service, path)
+            return _refuse(start_response, error, service, path, head)
         except Exception as exc:  # a defect here must still answer as AWS does, never with HTML
             log.error("gatekeeper failed: %s", forwarding.where(exc))
-            return _refuse(start_response, awserrors.internal_failure(service), service, path)
-        return _respond(start_response, status, headers, body, head=environ.get("REQUEST_METHOD") == "HEAD")
+            return _refuse(start_response, awserrors.internal_failure(service), service, path, head)
+        return _respond(start_response, status, headers, body, head)
 
     # --- authenticate ---------------------------------------------------------------------------
 
@@ -301,9 +302,11 @@ def _respond(start_response: Callable, status: str, headers: list[tuple[str, str
     return [body]
 
 
-def _refuse(start_response: Callable, error: AwsError, service: str, path: str) -> list[bytes]:
+def _refuse(start_response: Callable, error: AwsError, service: str, path: str, head: bool = False) -> list[bytes]:
     log.info("%s %s -> %s %s", service, path, error.status, error.code)
     status, headers, payload_bytes = awserrors.render(error, service)
+    if head:  # AWS answers a HEAD with the status and headers only
+        headers, payload_bytes = [h for h in headers if h[0].lower() != "content-type"], b""
     return _respond(start_response, f"{status} {_REASONS.get(status, 'Error')}", headers, payload_bytes)
 
 

@@ -582,6 +582,11 @@ def test_s3_names_each_operation_as_aws_does(admin, bucket):
     status, code, message = error_of(s3.copy_object, Bucket=bucket, Key="copy.txt",
                                      CopySource={"Bucket": bucket, "Key": "secret.txt"})
     assert f's3:PutObject on resource: "arn:aws:s3:::{bucket}/copy.txt"' in message
+    lister = make_user(admin, policies={"p": policy(allow("s3:ListBucket", f"arn:aws:s3:::{bucket}"))})
+    # a refused HEAD is a status and headers, no body: botocore names it by the status
+    assert error_of(lister.client("s3").head_object, Bucket=bucket, Key="secret.txt") == (403, "403", "Forbidden")
+    status, headers, answer = send(sign("HEAD", f"/{bucket}/secret.txt", lister, "s3"))
+    assert (status, answer, headers["content-length"]) == (403, b"", "0")
 
 
 # --- IAM action names: REST and JSON services -------------------------------------------------------
