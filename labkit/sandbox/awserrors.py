@@ -273,8 +273,8 @@ def malformed_body(service: str, why: str) -> AwsError:
     return AwsError(400, "MalformedQueryString", f"The query string contains a syntax error: {why}.")
 
 
-def bad_parameter(service: str, name: str, value: str) -> AwsError:
-    """A parameter that cannot be read as its type (an integer that is not a number...)."""
+def bad_parameter(service: str, name: str, value: str, kind: str = "a number") -> AwsError:
+    """A parameter that cannot be read as its type (`kind`: "a number", "a boolean"...; uncertain)."""
     protocol = _protocol(service)
     member = name.rsplit(".", 1)[-1]
     if protocol == "ec2":
@@ -284,10 +284,7 @@ def bad_parameter(service: str, name: str, value: str) -> AwsError:
     if protocol in ("json", "rest-json"):
         return AwsError(400, "SerializationException", f"Cannot read {member}: {value!r}")
     camel = member[:1].lower() + member[1:]
-    return constraint_errors([f"Value '{value}' at '{camel}' failed to satisfy constraint: "
-                              "Member must be a number" if value else
-                              f"Value '{value}' at '{camel}' failed to satisfy constraint: "
-                              "Member must not be empty"])
+    return constraint_errors([f"Value '{value}' at '{camel}' failed to satisfy constraint: Member must be {kind}"])
 
 
 # --- naming the action ------------------------------------------------------------------------

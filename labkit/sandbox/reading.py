@@ -62,10 +62,11 @@ class Call:
 
 
 class _BadValue(Exception):
-    def __init__(self, name: str, value: Any) -> None:
+    def __init__(self, name: str, value: Any, kind: str = "a number") -> None:
         super().__init__(name)
         self.name = name
         self.value = value
+        self.kind = kind
 
 
 def read(environ: dict, body: bytes, service: Service, presigned: bool) -> Call:
@@ -131,7 +132,7 @@ def _read_query(environ: dict, body: bytes, service: Service, presigned: bool) -
     try:
         params = parser.parse(_request_dict(environ, MultiDict(values), {}, b""))
     except _BadValue as bad:
-        raise awserrors.bad_parameter(name, bad.name, str(bad.value)) from None
+        raise awserrors.bad_parameter(name, bad.name, str(bad.value), bad.kind) from None
     return Call(name, action, params, model=model)
 
 
@@ -162,7 +163,7 @@ def _read_json(environ: dict, body: bytes, service: Service, presigned: bool) ->
     try:
         params = parser._parse_shape(model.input_shape, document) if model.input_shape else {}
     except _BadValue as bad:
-        raise awserrors.bad_parameter(name, bad.name, str(bad.value)) from None
+        raise awserrors.bad_parameter(name, bad.name, str(bad.value), bad.kind) from None
     except (ValueError, TypeError, binascii.Error):
         raise awserrors.malformed_body(name, "a value in the body does not have the type its "
                                        "member needs") from None
@@ -202,7 +203,7 @@ def _read_rest(environ: dict, body: bytes, service: Service, presigned: bool) ->
     try:
         params = parser.parse(_request_dict(environ, query, uri_params, body, request))
     except _BadValue as bad:
-        raise awserrors.bad_parameter(name, bad.name, str(bad.value)) from None
+        raise awserrors.bad_parameter(name, bad.name, str(bad.value), bad.kind) from None
     except Exception as exc:  # moto's XML parser: RequestParserError, ParseError, ValueError...
         if type(exc).__name__ in ("RequestParserError", "ParseError") or isinstance(
                 exc, ValueError | TypeError | binascii.Error | KeyError | IndexError):
@@ -286,7 +287,7 @@ class _StrictQuery:
         try:
             return convert(value)
         except (ValueError, TypeError, binascii.Error, OverflowError):
-            raise _BadValue(prefix, value) from None
+            raise _BadValue(prefix, value, _KINDS.get(shape.type_name, "a number")) from None
 
     def _parse_integer(self, shape, params, prefix=""):
         return self._scalar(int, shape, params, prefix)
@@ -306,6 +307,9 @@ class _StrictQuery:
 
     def _parse_blob(self, shape, params, prefix=""):
         return self._scalar(_base64, shape, params, prefix)
+
+
+_KINDS = {"boolean": "a boolean", "timestamp": "a timestamp", "blob": "base64-encoded"}
 
 
 def _boolean(text: str) -> bool:
