@@ -20,7 +20,7 @@ from pathlib import Path
 from labkit.sandbox.clock import CLOCK
 
 
-def build_app(faults_settings: dict | None = None):
+def build_app(faults_settings: dict | None = None, warm: bool = True):
     """(gatekeeper WSGI app, control app). IAM, STS and EC2 load now (the accounts live there);
     every other service moto runs (S3, Lambda, ...) loads on its first request."""
     import moto.ec2.models  # noqa: F401  (load before patching the clock)
@@ -38,8 +38,11 @@ def build_app(faults_settings: dict | None = None):
     sessions = SessionRegistry()
     faults = Faults(**(faults_settings or {}))
     control = ControlApp(CLOCK, sessions, faults)
-    gatekeeper = Gatekeeper(Backends(), CLOCK, sessions, faults, control)
+    backends = Backends()
+    gatekeeper = Gatekeeper(backends, CLOCK, sessions, faults, control)
     control.messages = gatekeeper.messages
+    if warm:  # the services every lab calls, made ready while the server starts
+        threading.Thread(target=backends.warm, args=(("sts", "iam", "ec2"),), daemon=True).start()
     return gatekeeper, control
 
 

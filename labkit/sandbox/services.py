@@ -89,17 +89,32 @@ class Backends:
 
     def __init__(self) -> None:
         self._apps: dict[str, WSGIApp] = {}
+        self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def app(self, service: Service) -> WSGIApp:
         app = self._apps.get(service.backend)
         if app is None:
             with self._lock:
+                lock = self._locks.setdefault(service.backend, threading.Lock())
+            with lock:  # one service's app being made never holds up another's requests
                 app = self._apps.get(service.backend)
                 if app is None:
                     app = self._create(service.backend)
                     self._apps[service.backend] = app
         return app
+
+    def warm(self, names: tuple[str, ...]) -> None:
+        """Load these services' models, action names and moto apps ahead of their first request
+        (run in a thread at start: the lab's first EC2 call should not wait a second for them)."""
+        from labkit.sandbox import actions
+
+        for name in names:
+            service = lookup(name)
+            if service is None:
+                continue
+            actions.action_name(name, service.model.operation_names[0])
+            self.app(service)
 
     @staticmethod
     def _create(backend: str) -> WSGIApp:

@@ -657,7 +657,7 @@ def test_a_moto_failure_is_internal_failure_in_the_service_envelope(admin):
 
 def test_services_load_on_first_use():
     """A sandbox loads IAM, STS and EC2 at start; S3, Lambda and the rest on their first request."""
-    code = ("import sys\nfrom labkit.sandbox.server import build_app\napp, _ = build_app()\n"
+    code = ("import sys\nfrom labkit.sandbox.server import build_app\napp, _ = build_app(warm=False)\n"
             "print(sorted(m for m in ('moto.s3.models', 'moto.awslambda.models', 'moto.kms.models') "
             "if m in sys.modules), app.backends.loaded())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
