@@ -61,12 +61,9 @@ def validate(params: Mapping[str, str]) -> None:
         raise awserrors.constraint_errors(problems)
 
 
-def policy_arns(params: Mapping[str, str]) -> list[str]:
-    found, i = [], 1
-    while f"PolicyArns.member.{i}.arn" in params:
-        found.append(params[f"PolicyArns.member.{i}.arn"])
-        i += 1
-    return found
+def policy_arns(params: Mapping[str, Any]) -> list[str]:
+    """PolicyArns as read (reading.Call: [{"arn": ...}, ...])."""
+    return [entry["arn"] for entry in params.get("PolicyArns") or [] if entry.get("arn")]
 
 
 def totp_ok(seed_base32: str, code: str, at: datetime) -> bool:
@@ -104,7 +101,7 @@ def caller_of(identity: Identity) -> Caller:
 
 
 def session_tags(params: Mapping[str, str]) -> dict[str, str]:
-    """The session tags an AssumeRole call sets (Tags.member.N): aws:PrincipalTag/* of the session."""
+    """The session tags an AssumeRole call sets (Tags): aws:PrincipalTag/* of the session."""
     return request_tags(params)
 
 
@@ -113,7 +110,7 @@ def extra_actions(params: Mapping[str, str]) -> list[str]:
     extra = []
     if params.get("SourceIdentity") is not None:
         extra.append("sts:SetSourceIdentity")
-    if any(k.startswith(("Tags.member.", "TransitiveTagKeys.member.")) for k in params):
+    if params.get("Tags") or params.get("TransitiveTagKeys"):  # as read: lists (reading.Call)
         extra.append("sts:TagSession")
     return extra
 

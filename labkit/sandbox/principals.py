@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from moto.iam.models import iam_backends
 from moto.sts.models import sts_backends
@@ -271,13 +272,9 @@ def resource_tags(resource_arn: str) -> dict[str, str]:
     return {}
 
 
-def request_tags(params: Mapping[str, str] | None) -> dict[str, str]:
-    """aws:RequestTag/*: the tags a query-protocol request sets (Tags.member.N.Key / .Value)."""
+def request_tags(params: Mapping[str, Any] | None) -> dict[str, str]:
+    """aws:RequestTag/*: the tags a request sets, as read (reading.Call: [{"Key", "Value"}, ...])."""
     if not params:
         return {}
-    found: dict[str, str] = {}
-    i = 1
-    while f"Tags.member.{i}.Key" in params:
-        found[params[f"Tags.member.{i}.Key"]] = params.get(f"Tags.member.{i}.Value", "")
-        i += 1
-    return found
+    tags = params.get("Tags") or []
+    return {tag["Key"]: tag.get("Value", "") for tag in tags if isinstance(tag, Mapping) and "Key" in tag}
