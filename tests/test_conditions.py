@@ -377,10 +377,13 @@ def test_for_any_value_with_negated_operator():
     assert holds(condition, {"aws:TagKeys": ["secret"]}) is False
 
 
-def test_negated_operator_on_multivalued_key_needs_no_value_to_match():
-    condition = {"StringNotEquals": {"aws:TagKeys": "secret"}}
-    assert holds(condition, {"aws:TagKeys": ["a", "secret"]}) is False
-    assert holds(condition, {"aws:TagKeys": ["a", "b"]}) is True
+def test_single_valued_operator_on_multivalued_key_does_not_match():
+    # reference_policies_condition-single-vs-multi-valued-context-keys.html: "Multivalued context
+    # keys require a condition set operator"; without one the condition does not match, negated
+    # or not (tests/test_decisions.py has the family's rows).
+    for operator in ("StringEquals", "StringNotEquals", "StringLike", "StringNotLike"):
+        assert holds({operator: {"aws:TagKeys": "a*"}}, {"aws:TagKeys": ["a", "b"]}) is False
+        assert holds({operator: {"aws:TagKeys": "a*"}}, {"aws:TagKeys": ["a*"]}) is False
 
 
 # --- Policy variables ---------------------------------------------------------------------------
@@ -393,10 +396,16 @@ def test_policy_variable_in_condition_value():
     assert holds(condition, {**ctx, "aws:username": "bob"}) is False
 
 
-def test_policy_variable_unresolved_means_no_match():
+def test_policy_variable_with_no_value_equals_nothing():
+    # reference_policies_variables.html, "Policy variables with no value": StringEquals and
+    # StringLike do not match; "Inverted condition operators like StringNotEquals or StringNotLike
+    # do match against a null value".
     condition = {"StringEquals": {"k": "${aws:username}"}}
     assert holds(condition, {"k": "${aws:username}"}) is False
-    assert holds({"StringNotEquals": {"k": "${aws:username}"}}, {"k": "x"}) is False
+    assert holds({"StringLike": {"k": "${aws:username}*"}}, {"k": "x"}) is False
+    assert holds({"StringNotEquals": {"k": "${aws:username}"}}, {"k": "x"}) is True
+    assert holds({"StringNotLike": {"k": "${aws:username}"}}, {"k": "x"}) is True
+    assert holds({"StringNotEquals": {"k": ["${aws:username}", "x"]}}, {"k": "x"}) is False
 
 
 def test_policy_variables_off_for_old_version_are_literal():
@@ -475,7 +484,10 @@ def test_malformed_condition_values_raise_policy_error(condition):
 
 
 def test_operator_names_accept_if_exists_and_qualifiers_together():
+    # ForAnyValue on a missing key is false, IfExists or not (reference_policies_condition-single-
+    # vs-multi-valued-context-keys.html: "if the key does not exist, the condition returns false").
     condition = {"ForAnyValue:StringLikeIfExists": {"k": "a*"}}
-    assert holds(condition, {}) is True
+    assert holds(condition, {}) is False
+    assert holds({"ForAllValues:StringLikeIfExists": {"k": "a*"}}, {}) is True
     assert holds(condition, {"k": ["b", "abc"]}) is True
     assert holds(condition, {"k": ["b"]}) is False

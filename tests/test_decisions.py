@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from labkit.iam import Decision, PolicyError, Request, evaluate, parse_policy
 from labkit.sandbox import lifecycle
 from labkit.sandbox.assume_role import totp_ok  # noqa: F401  (documents where MFA codes are checked)
 from tests.support import (
@@ -314,3 +317,476 @@ def test_create_with_tags_needs_the_tagging_permission(admin):
     assert message.startswith(f"User: {creator.arn} is not authorized to perform: iam:TagUser on resource: "
                               f"arn:aws:iam::{ACCOUNT}:user/{name}")
     assert iam.create_user(UserName=name)["User"]["UserName"] == name  # untagged: CreateUser is enough
+
+
+# =================================================================================================
+# Issue 11: the families where the sandbox disagreed with AWS's documentation. Each row names its
+# page (https://docs.aws.amazon.com/IAM/latest/UserGuide/<page>). Rows that drive the sandbox show
+# what a learner sees; rows on labkit.iam alone pin the rule where the sandbox cannot reach it.
+# =================================================================================================
+
+EVAL_LOGIC = "reference_policies_evaluation-logic.html#policy-eval-denyallow"
+VARIABLES = "reference_policies_variables.html"
+MULTIVALUED = "reference_policies_condition-single-vs-multi-valued-context-keys.html"
+OPERATORS = "reference_policies_elements_condition_operators.html"
+NOT_PRINCIPAL = "reference_policies_elements_notprincipal.html"
+CONDITION_KEYS = "reference_policies_condition-keys.html"
+ACCT = "111122223333"
+
+
+# --- same-account trust grants (EVAL_LOGIC: "a resource-based policy ... grants permission directly
+# to the IAM user or the session principal that is making the request") ----------------------------
+
+def test_trust_to_star_needs_no_identity_policy(admin):
+    """EVAL_LOGIC: a same-account grant to "*" is a grant to the caller; no identity Allow needed."""
+    role_arn = make_role(admin, policy({"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole",
+                                        "Condition": {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}}}))
+    user = make_user(admin)  # no policy at all
+    assert user.assume(role_arn).arn.startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/")
+
+
+def test_trust_to_aws_star_narrowed_by_principal_arn_needs_no_identity_policy(admin):
+    """EVAL_LOGIC: {"AWS": "*"} with an aws:PrincipalArn condition grants to that caller alone."""
+    user, other = make_user(admin), make_user(admin)
+    role_arn = make_role(admin, trust({"AWS": "*"}, Condition={"ArnEquals": {"aws:PrincipalArn": user.arn}}))
+    assert user.assume(role_arn).arn
+    assert denied(other, role_arn) == (f"User: {other.arn} is not authorized to perform: sts:AssumeRole "
+                                       f"on resource: {role_arn}")
+
+
+def test_role_chaining_to_a_trust_naming_the_callers_role_needs_no_identity_policy(admin):
+    """EVAL_LOGIC, "IAM role": a grant to the role ARN needs no identity Allow (role chaining)."""
+    user = make_user(admin)
+    first = make_role(admin, trust({"AWS": user.arn}))  # its sessions have no policy at all
+    second = make_role(admin, trust({"AWS": first}))
+    assert user.assume(first).assume(second, "hop").arn.endswith("/hop")
+
+
+def test_trust_naming_the_session_arn_needs_no_identity_policy(admin):
+    """EVAL_LOGIC, "IAM role session": a grant to the session ARN is a grant to the session."""
+    user = make_user(admin)
+    name = unique("first")
+    first = make_role(admin, trust({"AWS": user.arn}), name)
+    second = make_role(admin, trust({"AWS": f"arn:aws:sts::{ACCOUNT}:assumed-role/{name}/s1"}))
+    assert user.assume(first, "s1").assume(second, "hop").arn.endswith("/hop")
+
+
+def test_role_arn_grant_is_limited_by_the_session_policy(admin):
+    """EVAL_LOGIC: grants to a role ARN "are limited by an implicit deny in a ... session policy"."""
+    user = make_user(admin)
+    first = make_role(admin, trust({"AWS": user.arn}), policies={"all": policy(allow("*"))})
+    second = make_role(admin, trust({"AWS": first}))
+    narrow = user.assume(first, Policy=policy(allow("ec2:Describe*")))
+    status, code, message = error_of(narrow.client("sts").assume_role, RoleArn=second, RoleSessionName="hop")
+    assert (status, code) == (403, "AccessDenied")
+    assert message == (f"User: {narrow.arn} is not authorized to perform: sts:AssumeRole on resource: "
+                       f"{second} because no session policy allows the sts:AssumeRole action")
+
+
+def test_session_arn_grant_is_not_limited_by_the_session_policy(admin):
+    """EVAL_LOGIC: "Permissions granted directly to a session are not limited by an implicit deny
+    in an identity-based policy, a permissions boundary, or session policy"."""
+    user = make_user(admin)
+    name = unique("first")
+    first = make_role(admin, trust({"AWS": user.arn}), name)
+    second = make_role(admin, trust({"AWS": f"arn:aws:sts::{ACCOUNT}:assumed-role/{name}/narrow"}))
+    narrow = user.assume(first, "narrow", Policy=policy(allow("ec2:Describe*")))
+    assert narrow.assume(second, "hop").arn.endswith("/hop")
+
+
+def test_role_arn_grant_is_limited_by_the_permissions_boundary(admin):
+    """EVAL_LOGIC: grants to a role ARN "are limited by an implicit deny in a permissions boundary"."""
+    iam = admin.client("iam")
+    bound = iam.create_policy(PolicyName=unique("ec2-only"), PolicyDocument=policy(allow("ec2:*")))["Policy"]["Arn"]
+    user = make_user(admin)
+    name = unique("bounded")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust({"AWS": user.arn}), PermissionsBoundary=bound)
+    first = f"arn:aws:iam::{ACCOUNT}:role/{name}"
+    second = make_role(admin, trust({"AWS": first}))
+    session = user.assume(first)
+    status, code, message = error_of(session.client("sts").assume_role, RoleArn=second, RoleSessionName="hop")
+    assert (status, code) == (403, "AccessDenied")
+    assert message.endswith("because no permissions boundary allows the sts:AssumeRole action")
+
+
+def test_account_grant_still_needs_the_identity_policy_for_sessions_too(admin):
+    """EVAL_LOGIC: root / account ID delegate to the account's identity-based policies."""
+    user = make_user(admin)
+    first = make_role(admin, trust({"AWS": user.arn}))
+    second = make_role(admin, trust({"AWS": ACCOUNT}))
+    session = user.assume(first, "s1")
+    status, code, message = error_of(session.client("sts").assume_role, RoleArn=second, RoleSessionName="hop")
+    assert message.endswith("because no identity-based policy allows the sts:AssumeRole action")
+
+
+def test_engine_grants_by_principal_kind():
+    """EVAL_LOGIC, table "Resource-based policies and implicit denies in other policy types": the
+    same rows on labkit.iam alone, including the user with a boundary (the sandbox cannot store a
+    user's boundary yet) and a session caller named by "*"."""
+    from labkit import iam as engine
+
+    role = f"arn:aws:iam::{ACCT}:role/Target"
+    user = engine.Caller(f"arn:aws:iam::{ACCT}:user/alice", ACCT)
+    session = engine.Caller(f"arn:aws:sts::{ACCT}:assumed-role/Ops/s", ACCT, f"arn:aws:iam::{ACCT}:role/Ops")
+    nothing = policy(allow("ec2:*"))  # allows no sts action: an implicit deny for sts:AssumeRole
+    request = engine.Request("sts:AssumeRole", role, {})
+
+    def decide(caller, principal, **layers):
+        doc = policy({"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"})
+        return engine.authorize(request, caller, trust_policy=doc, **layers)
+
+    # a user named directly: identity and boundary implicit denies do not limit it
+    assert decide(user, {"AWS": user.arn}, identity=[("p", nothing)], boundary=("b", nothing)).allowed
+    # a session named directly: nor do identity, boundary or session policy
+    assert decide(session, {"AWS": session.arn}, boundary=("b", nothing), session=[("s", nothing)]).allowed
+    # the session's role named: no identity Allow needed, but boundary and session policy limit it
+    assert decide(session, {"AWS": session.role_arn}).allowed
+    limited = decide(session, {"AWS": session.role_arn}, boundary=("b", nothing))
+    assert limited.reason == "because no permissions boundary allows the sts:AssumeRole action"
+    limited = decide(session, {"AWS": session.role_arn}, session=[("s", nothing)])
+    assert limited.reason == "because no session policy allows the sts:AssumeRole action"
+    # the account named: the identity policies decide
+    assert decide(user, {"AWS": ACCT}).reason == "because no identity-based policy allows the sts:AssumeRole action"
+    assert decide(user, {"AWS": ACCT}, identity=[("p", policy(allow("sts:AssumeRole", role)))]).allowed
+    # Open case: the page's table lists user, role, role session and federated user ARNs, not "*".
+    # "*" names every principal, the session making the request included ("grants permission
+    # directly to ... the session principal that is making the request"): chosen reading, a
+    # session named by "*" is not limited by its session policy.
+    assert decide(session, "*", session=[("s", nothing)]).allowed
+    # an explicit deny anywhere still wins
+    deny_all = policy(deny("*"))
+    assert decide(user, {"AWS": user.arn}, identity=[("p", deny_all)]).explicit_deny
+
+
+def test_engine_cross_account_needs_both_sides():
+    """reference_policies_evaluation-logic-cross-account.html: the trusting account's resource
+    policy and the caller's identity policy must both allow."""
+    from labkit import iam as engine
+
+    role = "arn:aws:iam::444455556666:role/Target"
+    user = engine.Caller(f"arn:aws:iam::{ACCT}:user/alice", ACCT)
+    request = engine.Request("sts:AssumeRole", role, {})
+    doc = policy({"Effect": "Allow", "Principal": {"AWS": user.arn}, "Action": "sts:AssumeRole"})
+    alone = engine.authorize(request, user, trust_policy=doc)
+    assert alone.reason == "because no identity-based policy allows the sts:AssumeRole action"
+    both = engine.authorize(request, user, trust_policy=doc, identity=[("p", policy(allow("sts:AssumeRole", role)))])
+    assert both.allowed
+
+
+# --- policy variables: where they are replaced (VARIABLES, "Where you can use policy variables") ---
+
+def test_variable_before_the_fifth_colon_is_literal_text():
+    """VARIABLES: "only in the resource portion of the ARN ... after the fifth colon"."""
+    role = f"arn:aws:iam::{ACCT}:role/LabRole"
+    context = {"aws:PrincipalAccount": ACCT, "aws:username": "LabRole"}
+    before = json.dumps({"Version": "2012-10-17", "Statement": [
+        allow("sts:AssumeRole", "arn:aws:iam::${aws:PrincipalAccount}:role/*")]})
+    after = json.dumps({"Version": "2012-10-17", "Statement": [
+        allow("sts:AssumeRole", f"arn:aws:iam::{ACCT}:role/${{aws:username}}")]})
+    assert evaluate([("p", before)], Request("sts:AssumeRole", role, context)).decision is Decision.IMPLICIT_DENY
+    literal = "arn:aws:iam::${aws:PrincipalAccount}:role/LabRole"
+    assert evaluate([("p", before)], Request("sts:AssumeRole", literal, context)).decision is Decision.ALLOW
+    assert evaluate([("p", after)], Request("sts:AssumeRole", role, context)).decision is Decision.ALLOW
+
+
+def test_variable_after_the_fifth_colon_in_the_sandbox(admin):
+    """VARIABLES: ${aws:username} in the resource part, through the sandbox (iam:GetUser on the
+    caller's own user only). The literal-before-the-fifth-colon case cannot be stored in the
+    sandbox yet: moto's validator refuses such a Resource, which IAM accepts (issue 11)."""
+    name = unique("self")
+    mine = make_user(admin, name, {"me": policy(allow("iam:GetUser", f"arn:aws:iam::{ACCOUNT}:user/${{aws:username}}"))})
+    assert mine.client("iam").get_user(UserName=name)["User"]["UserName"] == name
+    other = make_user(admin, unique("other"))
+    assert error_of(mine.client("iam").get_user, UserName=other.arn.rsplit("/", 1)[-1])[1] == "AccessDenied"
+
+
+@pytest.mark.parametrize("version", ["2008-10-17", None])
+def test_variables_need_version_2012_10_17(version):
+    """VARIABLES: "If you don't include the Version element ... variables ... are treated as literal
+    strings" (and Version 2008-10-17 predates them), in Resource and in Condition values."""
+    document = {"Statement": [allow("iam:GetUser", f"arn:aws:iam::{ACCT}:user/${{aws:username}}"),
+                              allow("sts:AssumeRole", "*", Condition={"StringEquals": {"aws:PrincipalTag/me": "${aws:username}"}})]}
+    if version:
+        document["Version"] = version
+    context = {"aws:username": "alice", "aws:PrincipalTag/me": "alice"}
+    get = Request("iam:GetUser", f"arn:aws:iam::{ACCT}:user/alice", context)
+    assert evaluate([("p", document)], get).decision is Decision.IMPLICIT_DENY
+    assert evaluate([("p", document)], Request("sts:AssumeRole", "x", context)).decision is Decision.IMPLICIT_DENY
+    literal = Request("sts:AssumeRole", "x", {"aws:PrincipalTag/me": "${aws:username}"})
+    assert evaluate([("p", document)], literal).decision is Decision.ALLOW
+
+
+# --- policy variables with no value (VARIABLES, "Policy variables with no value") ---------------
+
+def test_resource_with_a_variable_that_has_no_value_matches_nothing():
+    """VARIABLES: "the resource that includes a policy variable with no value will not match any
+    resource"."""
+    document = policy(allow("iam:GetUser", f"arn:aws:iam::{ACCT}:user/${{aws:username}}"))
+    session = Request("iam:GetUser", f"arn:aws:iam::{ACCT}:user/alice", {"aws:userid": "AROA:s"})  # no username
+    assert evaluate([("p", document)], session).decision is Decision.IMPLICIT_DENY
+
+
+def test_not_resource_with_a_variable_that_has_no_value_does_not_apply():
+    """VARIABLES: "If a variable that has no value ... is used as part of the Resource or
+    NotResource element ... [it] will not match any resource."
+
+    Open case: the page does not say whether such a NotResource means "all resources" (nothing
+    excluded) or that the element matches nothing. Its note "If AWS cannot resolve a variable this
+    might cause the entire statement to be invalid" supports the second reading, chosen here: the
+    statement does not apply (an Allow grants nothing, a Deny denies nothing)."""
+    document = policy({"Effect": "Allow", "Action": "iam:GetUser",
+                       "NotResource": f"arn:aws:iam::{ACCT}:user/${{aws:username}}"})
+    request = Request("iam:GetUser", f"arn:aws:iam::{ACCT}:user/bob", {})
+    assert evaluate([("p", document)], request).decision is Decision.IMPLICIT_DENY
+    named = Request("iam:GetUser", f"arn:aws:iam::{ACCT}:user/bob", {"aws:username": "alice"})
+    assert evaluate([("p", document)], named).decision is Decision.ALLOW
+
+
+def test_negated_operator_matches_a_variable_that_has_no_value():
+    """VARIABLES, the page's own example: "Access is explicitly denied when aws:principaltag/Team is
+    not set" ("Inverted condition operators like StringNotEquals ... do match against a null value")."""
+    document = policy(allow("s3:GetObject", "arn:aws:s3:::amzn-s3-demo-bucket/*"),
+                      deny("s3:GetObject", "arn:aws:s3:::amzn-s3-demo-bucket/*",
+                           Condition={"StringNotEquals": {"s3:ExistingObjectTag/Team": "${aws:PrincipalTag/Team}"}}))
+    obj = "arn:aws:s3:::amzn-s3-demo-bucket/report"
+    untagged = Request("s3:GetObject", obj, {"s3:ExistingObjectTag/Team": "red"})
+    assert evaluate([("p", document)], untagged).decision is Decision.EXPLICIT_DENY
+    same = Request("s3:GetObject", obj, {"s3:ExistingObjectTag/Team": "red", "aws:PrincipalTag/Team": "red"})
+    assert evaluate([("p", document)], same).decision is Decision.ALLOW
+
+
+def test_principal_tag_variable_in_the_sandbox(admin):
+    """VARIABLES and CONDITION_KEYS: a Deny conditioned on the caller's own tag, through the sandbox:
+    no tag (null value) and the negated operator matches; the right tag lets the call through."""
+    guard = policy(allow("ec2:Describe*"),
+                   deny("ec2:*", Condition={"StringNotEquals": {"aws:RequestedRegion": "${aws:PrincipalTag/region}"}}))
+    untagged = make_user(admin, policies={"p": guard})
+    status, code, message = error_of(untagged.client("ec2").describe_instances)
+    assert code == "UnauthorizedOperation" and message.endswith("with an explicit deny in an identity-based policy")
+    name = unique("regional")
+    tagged = make_user(admin, name, {"p": guard})
+    admin.client("iam").tag_user(UserName=name, Tags=[{"Key": "region", "Value": "us-east-1"}])
+    assert "Reservations" in tagged.client("ec2").describe_instances()
+
+
+# --- set operators and multivalued keys (MULTIVALUED; OPERATORS) ---------------------------------
+
+@pytest.mark.parametrize("operator", ["ForAnyValue:StringEquals", "ForAnyValue:StringEqualsIfExists",
+                                      "ForAnyValue:StringNotEqualsIfExists"])
+def test_for_any_value_on_a_missing_key_is_false(operator):
+    """MULTIVALUED, ForAnyValue: "if the key does not exist, the condition returns false" (IfExists
+    does not change that: it applies to each value inside the set operation)."""
+    document = policy(allow("sts:TagSession", "*", Condition={operator: {"aws:TagKeys": ["team"]}}))
+    assert evaluate([("p", document)], Request("sts:TagSession", "*", {})).decision is Decision.IMPLICIT_DENY
+
+
+@pytest.mark.parametrize("tag_keys", [None, []])
+def test_for_all_values_on_a_missing_or_empty_key_is_true(tag_keys):
+    """MULTIVALUED, ForAllValues: "It also returns true if there are no context keys in the request"."""
+    document = policy(allow("sts:TagSession", "*", Condition={"ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}))
+    context = {} if tag_keys is None else {"aws:TagKeys": tag_keys}
+    assert evaluate([("p", document)], Request("sts:TagSession", "*", context)).decision is Decision.ALLOW
+
+
+@pytest.mark.parametrize("operator", ["StringEquals", "StringLike", "StringNotEquals", "StringNotLike"])
+def test_single_valued_operator_on_a_multivalued_key_does_not_match(operator):
+    """MULTIVALUED: "Multivalued context keys require a condition set operator"; without one the
+    condition does not match, whatever the values (negated operators included)."""
+    document = policy(allow("sts:TagSession", "*", Condition={operator: {"aws:TagKeys": "team"}}))
+    for keys in (["team"], ["other"], ["team", "other"]):
+        request = Request("sts:TagSession", "*", {"aws:TagKeys": keys})
+        assert evaluate([("p", document)], request).decision is Decision.IMPLICIT_DENY
+
+
+@pytest.mark.parametrize("operator", ["StringNotEquals", "StringNotLike", "ArnNotLike", "ArnNotEquals",
+                                      "NumericNotEquals", "DateNotEquals", "NotIpAddress",
+                                      "StringNotEqualsIgnoreCase"])
+def test_negated_operators_are_true_on_a_missing_key(operator):
+    """OPERATORS: "If the policy condition requires that the key is not matched, such as
+    StringNotLike or ArnNotLike, and the right key is not present, the condition is true"."""
+    value = {"ArnNotLike": "arn:aws:iam::*:root", "ArnNotEquals": "arn:aws:iam::1:root", "NumericNotEquals": "1",
+             "DateNotEquals": "2026-01-01T00:00:00Z", "NotIpAddress": "10.0.0.0/8"}.get(operator, "x")
+    document = policy(allow("sts:AssumeRole", "*", Condition={operator: {"aws:SomeMissingKey": value}}))
+    assert evaluate([("p", document)], Request("sts:AssumeRole", "*", {})).decision is Decision.ALLOW
+
+
+def test_tag_keys_in_the_sandbox_need_a_set_operator(admin):
+    """MULTIVALUED and CONDITION_KEYS: AssumeRole's session tags are aws:TagKeys; ForAllValues limits
+    which keys may be set, and a plain StringEquals on aws:TagKeys never matches."""
+    user = make_user(admin, policies={"a": policy(allow(["sts:AssumeRole", "sts:TagSession"]))})
+    only_team = make_role(admin, policy(
+        {"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"},
+        {"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:TagSession",
+         "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}}))
+    assert user.assume(only_team, Tags=[{"Key": "team", "Value": "blue"}]).arn
+    assert "sts:TagSession" in denied(user, only_team, Tags=[{"Key": "owner", "Value": "me"}])
+    plain = make_role(admin, policy(
+        {"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"},
+        {"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:TagSession",
+         "Condition": {"StringEquals": {"aws:TagKeys": "team"}}}))
+    assert "sts:TagSession" in denied(user, plain, Tags=[{"Key": "team", "Value": "blue"}])
+
+
+# --- what IAM refuses and accepts, per kind of policy --------------------------------------------
+
+def test_not_principal_is_refused_in_a_trust_policy():
+    """NOT_PRINCIPAL: NotPrincipal may not be used in a role's trust policy."""
+    document = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCT}:user/bob"}, "Action": "sts:AssumeRole"}]}
+    with pytest.raises(PolicyError) as raised:
+        parse_policy(document, kind="trust")
+    assert raised.value.problem == "not_principal_in_trust"
+    assert "NotPrincipal" in str(raised.value) and raised.value.iam_message
+    assert parse_policy(document, kind="resource")  # other resource-based policies may use it
+
+
+def test_a_stored_trust_policy_with_not_principal_never_grants(admin):
+    """NOT_PRINCIPAL: a trust policy IAM would refuse cannot let anyone assume the role (moto stores
+    it anyway; the sandbox does not evaluate it)."""
+    user = make_user(admin, policies={"a": assume_any()})
+    role_arn = make_role(admin, policy({"Effect": "Allow", "Action": "sts:AssumeRole",
+                                        "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/nobody"}}))
+    assert denied(user, role_arn) == f"User: {user.arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+
+
+def test_resource_is_refused_in_a_trust_policy():
+    """aws-fidelity.md: "A trust policy may not have Resource (MalformedPolicyDocument: Has
+    prohibited field Resource)"."""
+    document = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": ACCT}, "Action": "sts:AssumeRole", "Resource": "*"}]}
+    with pytest.raises(PolicyError) as raised:
+        parse_policy(document, kind="trust")
+    assert raised.value.iam_message == "Has prohibited field Resource"
+    assert "remove Resource" in str(raised.value)
+
+
+@pytest.mark.parametrize("kind", ["identity", "session", "boundary"])
+def test_principal_is_refused_in_an_identity_policy(kind):
+    """reference_policies_elements_principal.html: "You cannot use the Principal element in an
+    identity-based policy"; IAM: "Policy document should not specify a principal."."""
+    document = policy(allow("sts:AssumeRole", Principal={"AWS": ACCT}))
+    with pytest.raises(PolicyError) as raised:
+        parse_policy(document, kind=kind)
+    assert raised.value.iam_message == "Policy document should not specify a principal."
+    assert "remove Principal" in str(raised.value)
+
+
+def test_iam_accepts_account_wildcards_and_typed_condition_values():
+    """aws-fidelity.md and OPERATORS: "arn:aws:iam::*:*" is a valid Resource; numbers and booleans
+    are valid condition values, compared as the operator reads them."""
+    document = {"Version": "2012-10-17", "Statement": [allow("sts:AssumeRole", ["arn:aws:iam::*:*", f"arn:aws:iam::{ACCT}:*"],
+                Condition={"NumericLessThan": {"aws:MultiFactorAuthAge": 3600},
+                           "Bool": {"aws:MultiFactorAuthPresent": True}})]}
+    parse_policy(json.dumps(document))
+    fresh = Request("sts:AssumeRole", f"arn:aws:iam::{ACCT}:role/R",
+                    {"aws:MultiFactorAuthAge": 60, "aws:MultiFactorAuthPresent": True})
+    assert evaluate([("p", document)], fresh).decision is Decision.ALLOW
+    stale = Request("sts:AssumeRole", f"arn:aws:iam::{ACCT}:role/R",
+                    {"aws:MultiFactorAuthAge": 7200, "aws:MultiFactorAuthPresent": True})
+    assert evaluate([("p", document)], stale).decision is Decision.IMPLICIT_DENY
+
+
+# --- the request context (CONDITION_KEYS) ------------------------------------------------------------
+
+def test_trust_policy_conditioned_on_the_users_tag(admin):
+    """CONDITION_KEYS, aws:PrincipalTag: "the tag ... attached to the principal making the request"."""
+    doc = trust({"AWS": ACCOUNT}, Condition={"StringEquals": {"aws:PrincipalTag/team": "blue"}})
+    role_arn = make_role(admin, doc)
+    name = unique("blue")
+    blue = make_user(admin, name, {"a": assume_any()})
+    admin.client("iam").tag_user(UserName=name, Tags=[{"Key": "team", "Value": "blue"}])
+    untagged = make_user(admin, policies={"a": assume_any()})
+    assert blue.assume(role_arn).arn
+    assert denied(untagged, role_arn).endswith(role_arn)
+
+
+def test_session_principal_tags_are_role_tags_overlaid_by_session_tags(admin):
+    """CONDITION_KEYS, aws:PrincipalTag: a role session's tags are the role's tags and the session
+    tags, the session tag winning for the same key (id_session-tags.html)."""
+    iam = admin.client("iam")
+    reader = policy(allow("ec2:Describe*", Condition={"StringEquals": {"aws:PrincipalTag/team": "blue"}}))
+    name = unique("tagged")
+    role_arn = make_role(admin, policy({"Effect": "Allow", "Principal": {"AWS": ACCOUNT},
+                                        "Action": ["sts:AssumeRole", "sts:TagSession"]}), name,
+                         policies={"read": reader})
+    iam.tag_role(RoleName=name, Tags=[{"Key": "team", "Value": "red"}])
+    user = make_user(admin, policies={"a": policy(allow(["sts:AssumeRole", "sts:TagSession"]))})
+    red = user.assume(role_arn, "red")
+    assert error_of(red.client("ec2").describe_instances)[1] == "UnauthorizedOperation"
+    blue = user.assume(role_arn, "blue", Tags=[{"Key": "Team", "Value": "blue"}])
+    assert "Reservations" in blue.client("ec2").describe_instances()
+
+
+def test_resource_tags_of_the_role_being_assumed(admin):
+    """CONDITION_KEYS, aws:ResourceTag: AssumeRole's resource is the role; its tags are in the context."""
+    iam = admin.client("iam")
+    user = make_user(admin, policies={"a": policy(allow("sts:AssumeRole", Condition={"StringEquals": {"aws:ResourceTag/env": "lab"}}))})
+    lab, other = unique("lab"), unique("prod")
+    lab_arn = make_role(admin, trust({"AWS": ACCOUNT}), lab)
+    other_arn = make_role(admin, trust({"AWS": ACCOUNT}), other)
+    iam.tag_role(RoleName=lab, Tags=[{"Key": "env", "Value": "lab"}])
+    iam.tag_role(RoleName=other, Tags=[{"Key": "env", "Value": "prod"}])
+    assert user.assume(lab_arn).arn
+    assert "because no identity-based policy allows" in denied(user, other_arn)
+
+
+def test_request_tags_when_creating_a_tagged_user(admin):
+    """CONDITION_KEYS, aws:RequestTag and aws:TagKeys: the tags a request sets."""
+    creator = make_user(admin, policies={"create": policy(allow("iam:CreateUser"), allow(
+        "iam:TagUser", Condition={"StringEquals": {"aws:RequestTag/labkit": "yes"},
+                                  "ForAllValues:StringEquals": {"aws:TagKeys": ["labkit"]}}))})
+    iam = creator.client("iam")
+    assert iam.create_user(UserName=unique("ok"), Tags=[{"Key": "labkit", "Value": "yes"}])["User"]
+    status, code, message = error_of(iam.create_user, UserName=unique("no"), Tags=[{"Key": "labkit", "Value": "no"}])
+    assert code == "AccessDenied" and "iam:TagUser" in message
+    extra = [{"Key": "labkit", "Value": "yes"}, {"Key": "owner", "Value": "me"}]
+    assert error_of(iam.create_user, UserName=unique("no"), Tags=extra)[1] == "AccessDenied"
+
+
+def test_request_context_model():
+    """CONDITION_KEYS and VARIABLES ("Principal key values"): what each caller's context holds."""
+    from datetime import UTC, datetime, timedelta
+
+    from labkit.iam import Caller, RequestContext
+
+    now = datetime(2026, 1, 31, 12, tzinfo=UTC)
+    user = Caller(f"arn:aws:iam::{ACCT}:user/team/alice", ACCT, user_id="AIDAEXAMPLE")
+    keys = RequestContext(caller=user, now=now, source_ip="127.0.0.1", requested_region="us-east-1",
+                          secure_transport=False, principal_tags={"team": "blue"},
+                          request_tags={"a": "1", "b": "2"}).keys()
+    assert keys["aws:username"] == "alice" and keys["aws:PrincipalType"] == "User"
+    assert keys["aws:userid"] == "AIDAEXAMPLE" and keys["aws:PrincipalArn"] == user.arn
+    assert keys["aws:EpochTime"] == int(now.timestamp()) and keys["aws:CurrentTime"] == now
+    assert keys["aws:PrincipalTag/team"] == "blue" and keys["aws:TagKeys"] == ["a", "b"]
+    assert "aws:MultiFactorAuthPresent" not in keys and "aws:TokenIssueTime" not in keys  # long-term keys
+    session = Caller(f"arn:aws:sts::{ACCT}:assumed-role/Ops/s", ACCT, f"arn:aws:iam::{ACCT}:role/Ops",
+                     user_id="AROAEXAMPLE:s")
+    keys = RequestContext(caller=session, now=now, token_issue_time=now - timedelta(minutes=5),
+                          mfa_authenticated_at=now - timedelta(minutes=5), source_identity="alice").keys()
+    assert keys["aws:PrincipalType"] == "AssumedRole" and "aws:username" not in keys
+    assert keys["aws:PrincipalArn"] == session.role_arn and keys["aws:userid"] == "AROAEXAMPLE:s"
+    assert keys["aws:MultiFactorAuthPresent"] is True and keys["aws:MultiFactorAuthAge"] == 300
+    assert keys["aws:SourceIdentity"] == "alice"
+    no_mfa = RequestContext(caller=session, now=now, mfa_present=False).keys()
+    assert no_mfa["aws:MultiFactorAuthPresent"] is False and "aws:MultiFactorAuthAge" not in no_mfa
+
+
+# --- AWS's words for an explicit deny (no "because") ---------------------------------------------
+
+def test_explicit_deny_message_has_no_because(admin):
+    """AWS "Troubleshoot access denied error messages": "... on resource: R with an explicit deny in
+    an identity-based policy" (the implicit form says "because no ... allows")."""
+    role_arn = make_role(admin, trust({"AWS": ACCOUNT}))
+    user = make_user(admin, policies={"a": assume_any(), "d": policy(deny("sts:AssumeRole"))})
+    assert denied(user, role_arn) == (f"User: {user.arn} is not authorized to perform: sts:AssumeRole on "
+                                      f"resource: {role_arn} with an explicit deny in an identity-based policy")
+
+
+def test_explicit_deny_in_a_session_policy(admin):
+    role_arn = make_role(admin, trust({"AWS": ACCOUNT}), policies={"ec2": policy(allow("ec2:*"))})
+    user = make_user(admin, policies={"a": assume_any()})
+    guarded = user.assume(role_arn, Policy=policy(allow("ec2:*"), deny("ec2:DescribeInstances")))
+    status, code, message = error_of(guarded.client("ec2").describe_instances)
+    assert code == "UnauthorizedOperation"
+    assert message.endswith(f"User: {guarded.arn} is not authorized to perform: ec2:DescribeInstances "
+                            "with an explicit deny in a session policy")

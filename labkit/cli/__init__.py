@@ -18,13 +18,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from labkit.cli import catchup, check, creds, jupyter, progress, sandbox
+    from labkit.cli import catchup, check, creds, jupyter, policy, progress, sandbox
 
     parser = _Parser(prog="labkit", description="Hands-on AWS STS lab kit.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sandbox.add_parser(sub)
     creds.add_parser(sub)
     jupyter.add_parser(sub)
+    policy.add_parser(sub)
     try:
         from labkit.cli import lab
     except ImportError:  # pragma: no cover - while the lab commands are being written

@@ -305,9 +305,12 @@ class UserPolicy(Exercise):
         return evaluate([("answer", document)], request).decision
 
     def judge(self, answer: Any, *args: Any) -> list[str]:
-        document = check_grammar(load_json(answer, "policy", '{"Version": "2012-10-17", "Statement": [...]}'),
-                                 "identity")
+        loaded = load_json(answer, "policy", '{"Version": "2012-10-17", "Statement": [...]}')
         lab = self.lab
+        named = self._resource_not_an_arn(loaded)
+        if named:  # before IAM's grammar, whose message cannot know the role's ARN
+            raise Mistake(named)
+        document = check_grammar(loaded, "identity")
         request = self._request(lab.role_arn)
         decision = self._allows(document, request)
         if decision is Decision.EXPLICIT_DENY:
@@ -318,6 +321,16 @@ class UserPolicy(Exercise):
         if decision is not Decision.ALLOW:
             raise Mistake(self._why_not(document, request))
         return version_warning(document) + self._risks(document)
+
+    def _resource_not_an_arn(self, document: Any) -> str | None:
+        """A Resource that is a name rather than an ARN (IAM refuses it): say which ARN to write."""
+        if not isinstance(document, dict):
+            return None
+        for label, statement in statements(document):
+            for value in as_list(statement.get("Resource")):
+                if isinstance(value, str) and value != "*" and not value.startswith("arn:"):
+                    return f"{label}'s Resource: {not_the_role(value, self.lab)}"
+        return None
 
     def _why_not(self, document: dict, request: Request) -> str:
         allows = [(label, s) for label, s in statements(document) if s["Effect"] == "Allow"]
@@ -417,13 +430,29 @@ class TrustPolicy(Exercise):
             "colleague": Caller(f"arn:aws:iam::{lab.account_id}:user/another-user", lab.account_id),
         }
 
+    def _principal_not_an_arn(self, document: Any) -> str | None:
+        """A Principal "AWS" value that is a name rather than an ARN or account (IAM refuses it)."""
+        if not isinstance(document, dict):
+            return None
+        for label, statement in statements(document):
+            principal = statement.get("Principal")
+            names = as_list(principal.get("AWS")) if isinstance(principal, dict) else []
+            for value in names:
+                if (isinstance(value, str) and value != "*" and not value.startswith("arn:")
+                        and not _ACCOUNT_ID.fullmatch(value)):
+                    return f"{label}'s Principal: {not_the_user(value, self.lab)}"
+        return None
+
     def _trusts(self, document: dict, caller: Caller, action: str = ASSUME_ROLE) -> Decision:
         request = Request(action, self.lab.role_arn, user_context(caller.arn, caller.account))
         return evaluate_resource_policy(document, caller, request).decision
 
     def judge(self, answer: Any, *args: Any) -> list[str]:
-        document = check_grammar(load_json(answer, "trust policy", '{"Version": "2012-10-17", "Statement": [...]}'),
-                                 "resource")
+        loaded = load_json(answer, "trust policy", '{"Version": "2012-10-17", "Statement": [...]}')
+        named = self._principal_not_an_arn(loaded)
+        if named:  # before IAM's grammar, whose message cannot know the user's ARN
+            raise Mistake(named)
+        document = check_grammar(loaded, "resource")
         user = self._callers()["user"]
         decision = self._trusts(document, user)
         if decision is Decision.EXPLICIT_DENY:

@@ -1,28 +1,30 @@
 """The Condition element of IAM JSON policies, evaluated the way AWS documents it.
 
-Rules (AWS IAM User Guide, "IAM JSON policy elements: Condition operators" and "Condition"):
+Rules (AWS IAM User Guide, "IAM JSON policy elements: Condition operators",
+reference_policies_elements_condition_operators.html, and "Single-valued vs. multivalued context
+keys", reference_policies_condition-single-vs-multi-valued-context-keys.html):
 
-* Several operators in one Condition block: all must be true (AND).
-* Several keys under one operator: all must be true (AND).
-* Several values for one key in the policy: any may match (OR).
+* Several operators in one Condition block: all must be true (AND). Several keys under one
+  operator: all must be true (AND). Several values for one key in the policy: any may match (OR).
 * Condition key names are case-insensitive; String values are case-sensitive unless the operator
   ends in ``IgnoreCase``.
-* A key missing from the request context makes a positive operator false, a negated operator
-  (``StringNotEquals``, ``NotIpAddress``, ...) true, and any ``...IfExists`` operator true.
-  ``Null`` tests for the missing key itself. ``ForAllValues:`` is true for a missing key,
-  ``ForAnyValue:`` false.
-* Policy variables (``${aws:username}``, ``${aws:PrincipalTag/team}``, the escapes ``${*}``,
-  ``${?}``, ``${$}`` and defaults ``${aws:username, 'guest'}``) are replaced in String and Arn
-  condition values, and in the Resource element. A variable the request context cannot resolve
-  makes that value match nothing ("Policy variables with no value"): :func:`substitute_variables`
-  returns ``None`` for it. Policies without ``"Version": "2012-10-17"`` take ``${...}`` literally.
+* A key missing from the request makes a positive operator false, a negated operator
+  (``StringNotEquals``, ``NotIpAddress``, ...) true, and an ``...IfExists`` operator true.
+  ``Null`` tests for the missing key itself.
+* ``ForAnyValue:`` on a missing key is false, with or without ``IfExists``; ``ForAllValues:`` on
+  a missing (or empty) key is true.
+* A single-valued operator (no ``ForAnyValue:``/``ForAllValues:``) on a multivalued key such as
+  ``aws:TagKeys`` does not match, negated or not: multivalued keys need a set operator.
+* Policy variables are replaced in the values of string and ARN operators
+  (:mod:`labkit.iam.variables`). A value whose variable has no value equals nothing, so a
+  positive operator does not match it and a negated operator does
+  (reference_policies_variables.html, "Policy variables with no value").
 
-Malformed conditions raise :class:`PolicyError`; :mod:`labkit.iam` exports it.
+Malformed conditions raise :class:`~labkit.iam.errors.PolicyError`.
 """
 
 from __future__ import annotations
 
-import base64
 import difflib
 import ipaddress
 import re
@@ -32,41 +34,35 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from labkit.iam.errors import PolicyError
+from labkit.iam.variables import (
+    _pieces,
+    as_text,
+    context_values,
+    has_variables,
+    lower_keys,
+    substitute_variables,
+    wildcard_pattern,
+)
+
 __all__ = [
+    "Condition",
     "PolicyError",
     "evaluate_condition_block",
     "lower_keys",
+    "parse_condition_block",
+    "parse_operator",
     "substitute_variables",
     "validate_condition_block",
     "wildcard_pattern",
 ]
 
-
-class PolicyError(ValueError):
-    """A policy document AWS would refuse; the message says what to change."""
+SCALARS = (str, int, float, bool)
 
 
 # ---------------------------------------------------------------------------------------------
 # Values
 # ---------------------------------------------------------------------------------------------
-
-SCALARS = (str, int, float, bool)
-
-
-def lower_keys(context: Mapping[str, Any]) -> dict[str, Any]:
-    """Condition key names are case-insensitive: index the request context by lower-case name."""
-    return {str(key).lower(): value for key, value in context.items()}
-
-
-def _context_values(lowered: Mapping[str, Any], key: str) -> list[Any] | None:
-    """The values of a context key as a list, or None when the key is absent (or empty/None)."""
-    raw = lowered.get(key.lower())
-    if raw is None:
-        return None
-    if isinstance(raw, list | tuple | set | frozenset):
-        values = [value for value in raw if value is not None]
-        return values or None
-    return [raw]
 
 
 def _policy_values(raw: Any) -> list[Any]:
@@ -74,24 +70,13 @@ def _policy_values(raw: Any) -> list[Any]:
     return list(raw) if isinstance(raw, list) else [raw]
 
 
-def as_text(value: Any) -> str:
-    """How AWS renders a value as a string: JSON booleans as true/false, times in ISO 8601."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        value = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    return str(value)
-
-
 def _number(value: Any) -> Decimal | None:
     """A number from an int, float or numeric string; None when it is not one (bools are not)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float | Decimal):
-        return Decimal(str(value))
+        number = Decimal(str(value))
+        return number if number.is_finite() else None
     if isinstance(value, str):
         try:
             number = Decimal(value.strip())
@@ -140,104 +125,10 @@ def _network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
 
 
 # ---------------------------------------------------------------------------------------------
-# Policy variables and wildcards
+# Operator families
 # ---------------------------------------------------------------------------------------------
 
-_VARIABLE = re.compile(r"\$\{([^}]*)\}")
-_WITH_DEFAULT = re.compile(r"^\s*([^\s,']+)\s*(?:,\s*'((?:[^']|'')*)'\s*)?$")
-_ESCAPES = {"*": "*", "?": "?", "$": "$"}
-
-# A pattern after variable substitution: literal text, or a wildcard character from the policy.
-Piece = tuple[str, bool]  # (text, is_wildcard)
-
-
-def _resolve(inner: str, lowered: Mapping[str, Any]) -> str | None:
-    """The text for one ``${...}``: an escape, a context key's value, or the default value."""
-    if inner.strip() in _ESCAPES:
-        return _ESCAPES[inner.strip()]
-    match = _WITH_DEFAULT.match(inner)
-    if match is None:
-        return None
-    key, default = match.group(1), match.group(2)
-    values = _context_values(lowered, key)
-    if values is not None and len(values) == 1:
-        return as_text(values[0])
-    return default.replace("''", "'") if default is not None else None
-
-
-def _pieces(text: str, lowered: Mapping[str, Any], variables: bool) -> list[Piece] | None:
-    """Split policy text into literal and wildcard pieces, replacing variables (None: unresolved).
-
-    Text that comes from a variable or an escape is always literal: ``${*}`` is a real asterisk.
-    """
-    pieces: list[Piece] = []
-
-    def add_policy_text(chunk: str) -> None:
-        for part in re.split(r"([*?])", chunk):
-            if part:
-                pieces.append((part, part in ("*", "?")))
-
-    position = 0
-    for match in _VARIABLE.finditer(text) if variables else ():
-        add_policy_text(text[position : match.start()])
-        value = _resolve(match.group(1), lowered)
-        if value is None:
-            return None
-        pieces.append((value, False))
-        position = match.end()
-    add_policy_text(text[position:])
-    return pieces
-
-
-def substitute_variables(text: str, context: Mapping[str, Any]) -> str | None:
-    """Replace policy variables in ``text`` with values from the request context.
-
-    ``${aws:username}``-style variables take the (case-insensitively named) context key's value;
-    ``${*}``, ``${?}`` and ``${$}`` stand for the literal characters; ``${key, 'default'}`` uses
-    the default when the key is missing. Returns None when a variable cannot be resolved, which
-    per AWS ("Policy variables with no value") means the policy element does not match.
-    """
-    pieces = _pieces(text, lower_keys(context), variables=True)
-    return None if pieces is None else "".join(text for text, _ in pieces)
-
-
-def wildcard_pattern(
-    text: str,
-    context: Mapping[str, Any],
-    *,
-    variables: bool = True,
-    ignore_case: bool = False,
-    arn: bool = False,
-) -> re.Pattern[str] | None:
-    """A regex for a policy pattern where ``*`` matches any run of characters and ``?`` one.
-
-    With ``arn=True`` and a pattern of six colon-separated parts, wildcards in the first five
-    parts stay within their part, as the ARN condition operators specify; in the resource part
-    (and in all other patterns) ``*`` also spans ``:`` and ``/``. Returns None when a policy
-    variable cannot be resolved.
-    """
-    pieces = _pieces(text, lower_keys(context), variables)
-    if pieces is None:
-        return None
-    segmented = arn and sum(piece.count(":") for piece, wild in pieces if not wild) >= 5
-    regex, segment = [], 0
-    for piece, wild in pieces:
-        if not wild:
-            regex.append(re.escape(piece))
-            segment += piece.count(":")
-        elif segmented and segment < 5:
-            regex.append("[^:]*" if piece == "*" else "[^:]")
-        else:
-            regex.append(".*" if piece == "*" else ".")
-    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    return re.compile("".join(regex), flags)
-
-
-# ---------------------------------------------------------------------------------------------
-# Operators
-# ---------------------------------------------------------------------------------------------
-
-Prepare = Callable[[Any, Mapping[str, Any], bool], Any]  # policy value -> comparable (None: skip)
+Prepare = Callable[[Any, Mapping[str, Any], bool], Any]  # policy value -> comparable (None: no value)
 Test = Callable[[Any, Any], bool]  # (context value, prepared policy value) -> match
 
 
@@ -249,11 +140,12 @@ class Family:
     test: Test
     check: Callable[[Any], bool]  # is this policy value acceptable at all (validation)
     expects: str  # for error messages
+    variables: bool = False  # are policy variables replaced in its values
 
 
 def _prepare_text(value: Any, lowered: Mapping[str, Any], variables: bool) -> str | None:
     text = as_text(value)
-    if not variables:
+    if not variables or not has_variables(text):
         return text
     pieces = _pieces(text, lowered, variables)
     return None if pieces is None else "".join(piece for piece, _ in pieces)
@@ -300,27 +192,29 @@ def _in_network(actual: Any, network: Any) -> bool:
     return address.version == network.version and address in network
 
 
-def _binary_equal(actual: Any, expected: str) -> bool:
-    return as_text(actual) == expected
-
-
 def _any_scalar(value: Any) -> bool:
     return isinstance(value, SCALARS)
 
 
-_STRING = Family(_prepare_text, lambda a, e: as_text(a) == e, _any_scalar, "a string")
+_STRING = Family(_prepare_text, lambda a, e: as_text(a) == e, _any_scalar, "a string", True)
 _STRING_IC = Family(
-    _prepare_text, lambda a, e: as_text(a).casefold() == e.casefold(), _any_scalar, "a string"
+    _prepare_text,
+    lambda a, e: as_text(a).casefold() == e.casefold(),
+    _any_scalar,
+    "a string",
+    True,
 )
-_LIKE = Family(_prepare_glob, _matches_pattern, _any_scalar, "a string")
-_ARN = Family(_prepare_arn, _matches_pattern, _any_scalar, "an ARN")
+_LIKE = Family(_prepare_glob, _matches_pattern, _any_scalar, "a string", True)
+_ARN = Family(_prepare_arn, _matches_pattern, _any_scalar, "an ARN", True)
 _BOOL = Family(
     lambda v, _c, _x: _boolean(v),
     lambda a, e: _boolean(a) is e,
     lambda v: _boolean(v) is not None,
-    '"true" or "false"',
+    'true or false',
 )
-_BINARY = Family(lambda v, _c, _x: as_text(v), _binary_equal, _any_scalar, "base64 text")
+_BINARY = Family(
+    lambda v, _c, _x: as_text(v), lambda a, e: as_text(a) == e, _any_scalar, "base64 text"
+)
 _IP = Family(
     lambda v, _c, _x: _network(v),
     _in_network,
@@ -382,12 +276,20 @@ def _unknown_operator(name: str) -> PolicyError:
     return PolicyError(
         f'Condition operator "{name}" is not one AWS knows.{hint} Use one of StringEquals, '
         "StringLike, NumericLessThan, DateGreaterThan, Bool, IpAddress, ArnLike, Null, ... "
-        '(optionally ending in "IfExists", or prefixed "ForAnyValue:" / "ForAllValues:").'
+        '(optionally ending in "IfExists", or prefixed "ForAnyValue:" / "ForAllValues:").',
+        problem="condition_operator",
+        value=name,
     )
+
+
+_OPERATORS: dict[str, Operator] = {}
 
 
 def parse_operator(name: str) -> Operator:
     """Split an operator name into set qualifier, base operator and ``IfExists`` suffix."""
+    known = _OPERATORS.get(name)
+    if known is not None:
+        return known
     qualifier, _, base = name.rpartition(":")
     if qualifier and qualifier.lower() not in SET_QUALIFIERS:
         raise _unknown_operator(name)
@@ -395,29 +297,69 @@ def parse_operator(name: str) -> Operator:
     if lowered == "null":
         if qualifier:
             raise PolicyError(
-                f'Condition operator "{name}": Null takes no ForAnyValue/ForAllValues.'
+                f'Condition operator "{name}": Null takes no ForAnyValue/ForAllValues.',
+                problem="condition_operator",
+                value=name,
             )
-        return Operator(name, None)
-    if_exists = lowered.endswith("ifexists") and lowered[: -len("ifexists")] in BASE_OPERATORS
-    if if_exists:
-        lowered = lowered[: -len("ifexists")]
-    if lowered not in BASE_OPERATORS:
-        raise _unknown_operator(name)
-    _, family, negated = BASE_OPERATORS[lowered]
-    return Operator(name, family, negated, if_exists, SET_QUALIFIERS.get(qualifier.lower()))
+        operator = Operator(name, None)
+    else:
+        if_exists = lowered.endswith("ifexists") and lowered[: -len("ifexists")] in BASE_OPERATORS
+        if if_exists:
+            lowered = lowered[: -len("ifexists")]
+        if lowered not in BASE_OPERATORS:
+            raise _unknown_operator(name)
+        _, family, negated = BASE_OPERATORS[lowered]
+        operator = Operator(
+            name, family, negated, if_exists, SET_QUALIFIERS.get(qualifier.lower())
+        )
+    _OPERATORS[name] = operator
+    return operator
 
 
 # ---------------------------------------------------------------------------------------------
-# Validation
+# Parsing and validation
 # ---------------------------------------------------------------------------------------------
 
 
-def validate_condition_block(condition: Any) -> None:
-    """Raise PolicyError unless ``condition`` is ``{operator: {key: value or [values]}}``."""
+@dataclass(frozen=True)
+class Condition:
+    """One key under one operator, parsed: ``"StringEquals": {"sts:ExternalId": ["a", "b"]}``."""
+
+    operator: Operator
+    key: str  # as written
+    values: tuple[Any, ...]  # as written
+    static: tuple[Any, ...] | None  # prepared values when no variable needs the request
+
+
+def _values_error(where: str, message: str) -> PolicyError:
+    return PolicyError(f"{where}{message}", problem="condition_value")
+
+
+def _validate_values(operator: Operator, key: str, raw: Any) -> list[Any]:
+    values = _policy_values(raw)
+    where = f'Condition "{operator.name}" on "{key}"'
+    if not values:
+        raise _values_error(where, " has an empty list of values: give at least one value.")
+    for value in values:
+        if not isinstance(value, SCALARS):
+            raise _values_error(
+                where, f": values must be strings, numbers or booleans, not {value!r}."
+            )
+        if operator.family is None:
+            if _boolean(value) is None:
+                raise _values_error(where, ': Null takes true (key absent) or false (present).')
+        elif not operator.family.check(value):
+            raise _values_error(where, f": {value!r} is not {operator.family.expects}.")
+    return values
+
+
+def parse_condition_block(condition: Any, *, variables: bool = True) -> tuple[Condition, ...]:
+    """Check ``{operator: {key: value or [values]}}`` and parse it (PolicyError if malformed)."""
     if not isinstance(condition, Mapping):
         raise PolicyError(
             'Condition must be an object such as {"StringEquals": {"sts:ExternalId": "abc"}}.'
         )
+    parsed: list[Condition] = []
     for name, keys in condition.items():
         operator = parse_operator(str(name))
         if not isinstance(keys, Mapping) or not keys:
@@ -426,29 +368,39 @@ def validate_condition_block(condition: Any) -> None:
                 f'e.g. "{name}": {{"aws:username": "alice"}}.'
             )
         for key, raw in keys.items():
-            _validate_values(operator, str(key), raw)
+            values = _validate_values(operator, str(key), raw)
+            parsed.append(Condition(operator, str(key), tuple(values), _static(operator, values, variables)))
+    return tuple(parsed)
 
 
-def _validate_values(operator: Operator, key: str, raw: Any) -> None:
-    values = _policy_values(raw)
-    where = f'Condition "{operator.name}" on "{key}"'
-    if not values:
-        raise PolicyError(f"{where} has an empty list of values: give at least one value.")
-    for value in values:
-        if not isinstance(value, SCALARS):
-            raise PolicyError(
-                f"{where}: values must be strings, numbers or booleans, not {value!r}."
-            )
-        if operator.family is None:
-            if _boolean(value) is None:
-                raise PolicyError(f'{where}: Null takes "true" (key absent) or "false" (present).')
-        elif not operator.family.check(value):
-            raise PolicyError(f"{where}: {value!r} is not {operator.family.expects}.")
+def _static(operator: Operator, values: list[Any], variables: bool) -> tuple[Any, ...] | None:
+    """Prepared policy values, when they do not depend on the request (no variables in them)."""
+    family = operator.family
+    if family is None:
+        return tuple(_boolean(value) for value in values)
+    if variables and family.variables and any(has_variables(as_text(v)) for v in values):
+        return None
+    return tuple(family.prepare(value, {}, variables) for value in values)
+
+
+def validate_condition_block(condition: Any) -> None:
+    """Raise PolicyError unless ``condition`` is ``{operator: {key: value or [values]}}``."""
+    parse_condition_block(condition)
 
 
 # ---------------------------------------------------------------------------------------------
 # Evaluation
 # ---------------------------------------------------------------------------------------------
+
+
+def conditions_hold(
+    conditions: tuple[Condition, ...], lowered: Mapping[str, Any], variables: bool
+) -> bool:
+    """True when every parsed condition holds in the (lower-cased) request context."""
+    for condition in conditions:
+        if not _holds(condition, lowered, variables):
+            return False
+    return True
 
 
 def evaluate_condition_block(
@@ -461,54 +413,44 @@ def evaluate_condition_block(
     """
     if not condition:
         return True
-    validate_condition_block(condition)
-    lowered = lower_keys(context)
-    for name, keys in condition.items():
-        operator = parse_operator(str(name))
-        for key, raw in keys.items():
-            if not _key_satisfied(
-                operator, _context_values(lowered, str(key)), raw, lowered, variables
-            ):
-                return False
-    return True
+    return conditions_hold(
+        parse_condition_block(condition, variables=variables), lower_keys(context), variables
+    )
 
 
-def _key_satisfied(
-    operator: Operator,
-    actual: list[Any] | None,
-    raw: Any,
-    lowered: Mapping[str, Any],
-    variables: bool,
-) -> bool:
+def _holds(condition: Condition, lowered: Mapping[str, Any], variables: bool) -> bool:
     """One key under one operator: policy values are ORed; set qualifiers range over the context."""
-    if operator.family is None:
-        return any((actual is None) is _boolean(value) for value in _policy_values(raw))
+    operator = condition.operator
+    actual, multivalued = context_values(lowered, condition.key)
+    if operator.family is None:  # Null: true = the key is absent, false = present
+        return any((actual is None) is expected for expected in condition.static or ())
     if actual is None:
         return _missing_key(operator)
-    prepared = [operator.family.prepare(v, lowered, variables) for v in _policy_values(raw)]
-    prepared = [value for value in prepared if value is not None]
-    if not prepared:
-        return False  # every value named an unresolvable variable: the element does not match
+    if operator.qualifier is None and multivalued:
+        return False  # a single-valued operator on a multivalued key does not match
+    family = operator.family
+    prepared = condition.static
+    if prepared is None:
+        prepared = tuple(family.prepare(value, lowered, variables) for value in condition.values)
+    expected = [value for value in prepared if value is not None]  # None: a variable had no value
 
     def one(value: Any) -> bool:
-        hit = any(operator.family.test(value, expected) for expected in prepared)
+        hit = any(family.test(value, each) for each in expected)
         return hit != operator.negated
 
     if operator.qualifier == "ForAllValues":
         return all(one(value) for value in actual)
-    if operator.qualifier == "ForAnyValue" or not operator.negated:
-        return any(one(value) for value in actual)
-    return all(one(value) for value in actual)  # negated: no context value may match
+    return any(one(value) for value in actual)
 
 
 def _missing_key(operator: Operator) -> bool:
     """The key is absent from the request context.
 
-    ForAllValues: true (vacuously). ForAnyValue: false unless IfExists. Otherwise IfExists
-    operators and negated operators are true, positive operators false.
+    ForAllValues: true (vacuously). ForAnyValue: false, with or without IfExists. Otherwise
+    IfExists operators and negated operators are true, positive operators false.
     """
     if operator.qualifier == "ForAllValues":
         return True
     if operator.qualifier == "ForAnyValue":
-        return operator.if_exists
+        return False
     return operator.if_exists or operator.negated

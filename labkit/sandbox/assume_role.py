@@ -14,17 +14,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from labkit.iam import (
-    Caller,
-    Decision,
-    PolicyError,
-    Request,
-    evaluate_resource_policy,
-    names_principal_exactly,
-)
+from labkit.iam import Caller
 from labkit.sandbox import awserrors
 from labkit.sandbox.authorization import authorize
-from labkit.sandbox.principals import Identity, iam, role_by_arn
+from labkit.sandbox.principals import Identity, iam, request_tags, role_by_arn
 
 SESSION_NAME = re.compile(r"^[\w+=,.@-]*$")
 EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]*$")
@@ -68,12 +61,9 @@ def validate(params: Mapping[str, str]) -> None:
         raise awserrors.constraint_errors(problems)
 
 
-def policy_arns(params: Mapping[str, str]) -> list[str]:
-    found, i = [], 1
-    while f"PolicyArns.member.{i}.arn" in params:
-        found.append(params[f"PolicyArns.member.{i}.arn"])
-        i += 1
-    return found
+def policy_arns(params: Mapping[str, Any]) -> list[str]:
+    """PolicyArns as read (reading.Call: [{"arn": ...}, ...])."""
+    return [entry["arn"] for entry in params.get("PolicyArns") or [] if entry.get("arn")]
 
 
 def totp_ok(seed_base32: str, code: str, at: datetime) -> bool:
@@ -107,7 +97,12 @@ def mfa_verified(identity: Identity, params: Mapping[str, str], now: datetime) -
 
 
 def caller_of(identity: Identity) -> Caller:
-    return Caller(arn=identity.arn, account=identity.account, role_arn=identity.role_arn)
+    return identity.caller
+
+
+def session_tags(params: Mapping[str, str]) -> dict[str, str]:
+    """The session tags an AssumeRole call sets (Tags): aws:PrincipalTag/* of the session."""
+    return request_tags(params)
 
 
 def extra_actions(params: Mapping[str, str]) -> list[str]:
@@ -115,7 +110,7 @@ def extra_actions(params: Mapping[str, str]) -> list[str]:
     extra = []
     if params.get("SourceIdentity") is not None:
         extra.append("sts:SetSourceIdentity")
-    if any(k.startswith(("Tags.member.", "TransitiveTagKeys.member.")) for k in params):
+    if params.get("Tags") or params.get("TransitiveTagKeys"):  # as read: lists (reading.Call)
         extra.append("sts:TagSession")
     return extra
 
@@ -124,38 +119,17 @@ def check(identity: Identity, params: Mapping[str, str], context: dict[str, Any]
     """Decide an AssumeRole call; return the session duration in seconds, or raise AwsError.
 
     sts:AssumeRole, and sts:SetSourceIdentity / sts:TagSession when the call sets them, must each
-    pass both checks: the caller's identity policy and the role's trust policy."""
+    be allowed as labkit.iam decides: the role's trust policy, and the caller's identity policies
+    unless the trust policy grants to the caller itself (same account)."""
     validate(params)
     role_arn = params["RoleArn"]
-    role = None
-    for action in ["sts:AssumeRole", *extra_actions(params)]:
-        role = _check_action(identity, action, role_arn, context)
-    return _duration(identity, params, role)
-
-
-def _check_action(identity: Identity, action: str, role_arn: str, context: dict[str, Any]):
-    verdict = authorize(identity, action, role_arn, context)
-    if not verdict.allowed and verdict.explicit_deny:
-        raise awserrors.access_denied("sts", identity.arn, action, role_arn, verdict.reason)
     role = role_by_arn(role_arn)
-    if role is None:
-        raise awserrors.access_denied("sts", identity.arn, action, role_arn, None)
-    caller = caller_of(identity)
-    request = Request(action=action, resource=role_arn, context=context)
-    try:
-        trust = evaluate_resource_policy(role.assume_role_policy_document, caller, request)
-        named = names_principal_exactly(role.assume_role_policy_document, caller, request)
-    except PolicyError:
-        trust, named = None, False
-    if trust is None or trust.decision is not Decision.ALLOW:
-        reason = None
-        if trust is not None and trust.decision is Decision.EXPLICIT_DENY:
-            reason = "with an explicit deny in a resource-based policy"
-        raise awserrors.access_denied("sts", identity.arn, action, role_arn, reason)
-    same_account = role.account_id == identity.account
-    if not verdict.allowed and not (same_account and named):
-        raise awserrors.access_denied("sts", identity.arn, action, role_arn, verdict.reason)
-    return role
+    trust = role.assume_role_policy_document if role is not None else None
+    for action in ["sts:AssumeRole", *extra_actions(params)]:
+        verdict = authorize(identity, action, role_arn, context, params, trust_policy=trust)
+        if not verdict.allowed:
+            raise awserrors.access_denied("sts", identity.arn, action, role_arn, verdict.reason)
+    return _duration(identity, params, role)
 
 
 def _duration(identity: Identity, params: Mapping[str, str], role) -> int:

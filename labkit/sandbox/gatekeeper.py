@@ -1,21 +1,33 @@
 """The gatekeeper: a WSGI layer in front of moto that lets through only what AWS would accept.
 
-authenticate (SigV4, key status, clock skew, session expiry) -> authorize (IAM evaluation,
-trust policies, session policies) -> STS rules -> moto. Every refusal is AWS's own error.
+read the signature (its scope names the service) -> check the endpoint agrees -> read the body
+(limits, integrity) -> authenticate (SigV4, key status, clock skew, session expiry) -> read the
+request once (reading.py) -> authorize that reading (IAM actions from actions.py, evaluation,
+trust and session policies) -> STS rules -> moto runs exactly that reading (forwarding.py).
+Every refusal is AWS's own error, in the service's envelope.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from labkit.credentials import mask
-from labkit.sandbox import assume_role, awserrors, sigv4
-from labkit.sandbox.actions import Call, read_call, resource_for, tagging_actions
+from labkit.sandbox import (
+    actions,
+    assume_role,
+    awserrors,
+    forwarding,
+    multidelete,
+    payload,
+    reading,
+    services,
+    sigv4,
+)
 from labkit.sandbox.authmessages import AuthorizationMessages
 from labkit.sandbox.authorization import authorize
 from labkit.sandbox.awserrors import AwsError
@@ -29,6 +41,7 @@ from labkit.sandbox.principals import (
     aware,
     find,
 )
+from labkit.sandbox.reading import Call
 
 log = logging.getLogger("labkit.sandbox")
 
@@ -37,16 +50,24 @@ NO_AUTHORIZATION = {"sts:GetCallerIdentity"}  # AWS answers these for any valid 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
+@dataclass
+class Grant:
+    """What authorization decided beyond 'allowed': AssumeRole's duration, DeleteObjects' refusals."""
+
+    duration: int | None = None
+    denied_keys: list[dict[str, Any]] = field(default_factory=list)
+
+
 class Gatekeeper:
     def __init__(
         self,
-        app: WSGIApp,
+        backends: services.Backends,
         clock: SandboxClock,
         sessions: SessionRegistry,
         faults: Faults,
         control: WSGIApp | None = None,
     ) -> None:
-        self.app = app
+        self.backends = backends
         self.clock = clock
         self.sessions = sessions
         self.faults = faults
@@ -57,38 +78,39 @@ class Gatekeeper:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_labkit/") and self.control is not None:
             return self.control(environ, start_response)
-        body = _read_body(environ)
-        service = "sts"
+        service = _guess_service(environ)
+        head = environ.get("REQUEST_METHOD") == "HEAD"
         try:
-            if path.startswith("/moto-api"):
-                raise awserrors.missing_authentication("sts")
             signed = self._signed(environ)
             service = signed.service
+            served = services.lookup(service)
+            if served is None:
+                raise awserrors.unsupported_service(service)
+            self._check_endpoint(environ, served, signed)
+            body = payload.read(environ, service)
             identity = self._authenticate(environ, body, signed)
-            environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)  # the account comes from the credentials only
+            body = payload.check(environ, body, signed, identity.secret_access_key)
             self.faults.maybe_throttle(service)
-            call = read_call(environ, body, service)
-            duration = self._authorize(environ, call, identity, signed)
-        except AwsError as error:
-            log.info("%s %s -> %s %s", service, path, error.status, error.code)
-            status, headers, payload = awserrors.render(error, service)
-            start_response(f"{status} {_REASONS.get(status, 'Error')}", headers)
-            return [payload]
-        self.faults.note_write(call)
-        if log.isEnabledFor(logging.DEBUG):  # the hot path: no formatting when nobody reads it
-            log.debug("%s %s by %s (%s) -> moto", service, call.action, identity.arn, mask(identity.access_key_id))
-        if call.action == "sts:AssumeRole":
-            return self._assume_role(environ, start_response, call, duration)
-        if call.action == "sts:DecodeAuthorizationMessage":  # moto has no such call; the data is ours
-            try:
+            call = reading.read(environ, body, served, signed.presigned)
+            grant = self._authorize(environ, call, identity, signed)
+            self.faults.note_write(call)
+            if log.isEnabledFor(logging.DEBUG):  # the hot path: no formatting when nobody reads it
+                log.debug("%s by %s (%s) -> moto", call.action, identity.arn, mask(identity.access_key_id))
+            if call.action == "sts:DecodeAuthorizationMessage":  # moto has no such call; the data is ours
                 body = self.messages.decode(call.params.get("EncodedMessage", ""))
-            except AwsError as error:
-                status, headers, payload = awserrors.render(error, service)
-                start_response(f"{status} {_REASONS.get(status, 'Error')}", headers)
-                return [payload]
-            start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
-            return [body]
-        return self.app(environ, start_response)
+                return _respond(start_response, "200 OK", [("Content-Type", "text/xml")], body)
+            app = self.backends.app(served)
+            if call.action == "sts:AssumeRole":
+                return self._assume_role(app, environ, signed, start_response, call, grant.duration or 0)
+            if call.action == "s3:DeleteObjects" and grant.denied_keys:
+                return self._delete_objects(app, environ, signed, start_response, call, grant.denied_keys)
+            status, headers, body = forwarding.run(app, call, environ, signed)
+        except AwsError as error:
+            return _refuse(start_response, error, service, path, head)
+        except Exception as exc:  # a defect here must still answer as AWS does, never with HTML
+            log.error("gatekeeper failed: %s", forwarding.where(exc))
+            return _refuse(start_response, awserrors.internal_failure(service), service, path, head)
+        return _respond(start_response, status, headers, body, head)
 
     # --- authenticate ---------------------------------------------------------------------------
 
@@ -97,10 +119,22 @@ class Gatekeeper:
             return sigv4.parse(environ)
         except sigv4.Unsigned:
             raise awserrors.missing_authentication(_guess_service(environ)) from None
+        except sigv4.BadQueryAuth as bad:
+            raise awserrors.query_auth_error(bad.service, bad.message) from None
         except sigv4.Malformed:
             raise awserrors.AwsError(
                 400, "IncompleteSignature", "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters."
             ) from None
+
+    @staticmethod
+    def _check_endpoint(environ: dict, served: services.Service, signed: sigv4.SignedRequest) -> None:
+        """The scope's service must be the one the endpoint (the Host) belongs to, as moto routes it."""
+        routed = services.backend_for_host(environ.get("HTTP_HOST", ""))
+        if routed is not None and routed != served.backend:
+            from moto.backends import ALT_BACKEND_NAMES
+
+            endpoint = ALT_BACKEND_NAMES.get(routed, routed)
+            raise awserrors.wrong_service(endpoint, served.name, signed.presigned)
 
     def _authenticate(self, environ: dict, body: bytes, signed: sigv4.SignedRequest) -> Identity:
         service = signed.service
@@ -169,25 +203,29 @@ class Gatekeeper:
                 ctx["aws:SourceIdentity"] = session.source_identity
         return ctx
 
-    def _authorize(self, environ: dict, call: Call, identity: Identity, signed: sigv4.SignedRequest) -> int | None:
+    def _authorize(self, environ: dict, call: Call, identity: Identity, signed: sigv4.SignedRequest) -> Grant:
         if call.action in NO_AUTHORIZATION:
-            return None
+            return Grant()
         context = self.context(environ, identity, signed)
         if call.action == "sts:AssumeRole":
-            return self._authorize_assume_role(call, identity, context)
+            return Grant(duration=self._authorize_assume_role(call, identity, context))
+        if call.action == "s3:DeleteObjects":  # each key on its own; refused keys are reported
+            denied = [entry for entry, check in actions.delete_objects_checks(call)
+                      if not authorize(identity, check.action, check.resource, context, call.params).allowed]
+            return Grant(denied_keys=denied)
         if call.service == "iam":
             _check_iam_input(call)
-        resource = resource_for(call, identity, signed.region, environ)
-        for action in [call.action, *tagging_actions(call)]:
-            verdict = authorize(identity, action, resource, context)
+        for check in actions.checks(call, identity, signed.region):
+            verdict = authorize(identity, check.action, check.resource, context, call.params)
             if not verdict.allowed:
                 encoded = None
                 if call.service == "ec2" and not re.match(r"(Describe|Get|List)", call.operation):
-                    encoded = self.messages.encode(action=action, principal_arn=identity.arn,
-                                                   principal_id=identity.user_id, resource=resource,
+                    encoded = self.messages.encode(action=check.action, principal_arn=identity.arn,
+                                                   principal_id=identity.user_id, resource=check.resource,
                                                    explicit_deny=verdict.explicit_deny)
-                raise awserrors.access_denied(call.service, identity.arn, action, resource, verdict.reason, encoded)
-        return None
+                raise awserrors.access_denied(call.service, identity.arn, check.action, check.resource,
+                                              verdict.reason, encoded)
+        return Grant()
 
     def _authorize_assume_role(self, call: Call, identity: Identity, context: dict[str, Any]) -> int:
         p = call.params
@@ -208,23 +246,14 @@ class Gatekeeper:
 
     # --- AssumeRole: let moto issue, then remember the session ----------------------------------
 
-    def _assume_role(self, environ, start_response, call: Call, duration: int):
-        captured: dict[str, Any] = {}
-
-        def capture(status, headers, exc_info=None):
-            captured.update(status=status, headers=headers)
-            return lambda data: None  # the body is returned below, after it is corrected
-
-        body = b"".join(self.app(environ, capture))
-        status = captured.get("status", "500 Internal Server Error")
+    def _assume_role(self, app, environ, signed, start_response, call: Call, duration: int):
+        status, headers, body = forwarding.run(app, call, environ, signed)
         if status.startswith("200"):
             self._remember_session(body, call, duration)
             if not _has_session_policy(call.params):
                 # AWS sends PackedPolicySize only when the call carried a session policy or tags
                 body = re.sub(rb"\s*<PackedPolicySize>\d+</PackedPolicySize>", b"", body)
-        headers = [(k, v) for k, v in captured.get("headers", []) if k.lower() != "content-length"]
-        start_response(status, headers + [("Content-Length", str(len(body)))])
-        return [body]
+        return _respond(start_response, status, headers, body)
 
     def _remember_session(self, body: bytes, call: Call, duration: int) -> None:
         match = re.search(rb"<AccessKeyId>([^<]+)</AccessKeyId>", body)
@@ -246,26 +275,51 @@ class Gatekeeper:
                 policy_arns=assume_role.policy_arns(p),
                 mfa_authenticated_at=issued if call.mfa else None,
                 source_identity=p.get("SourceIdentity"),
+                tags=assume_role.session_tags(p),
             ),
             assumed,
         )
 
+    # --- S3 DeleteObjects: the allowed keys go to moto, the others are AccessDenied ----------
 
-def _has_session_policy(params: dict[str, str]) -> bool:
-    return any(k == "Policy" or k.startswith(("PolicyArns.", "Tags.")) for k in params)
+    def _delete_objects(self, app, environ, signed, start_response, call: Call, denied: list[dict]):
+        allowed = [e for e in call.params.get("Delete", {}).get("Objects", []) if e not in denied]
+        status, headers, body = "200 OK", [("Content-Type", "application/xml")], None
+        if allowed:
+            status, headers, body = forwarding.run(app, multidelete.allowed_only(call, allowed), environ, signed)
+            if not status.startswith("200"):
+                return _respond(start_response, status, headers, body or b"")
+        return _respond(start_response, status, headers, multidelete.merge(body, denied))
+
+
+def _respond(start_response: Callable, status: str, headers: list[tuple[str, str]], body: bytes,
+             head: bool = False) -> list[bytes]:
+    """Send a whole answer; its Content-Length is the body's (a HEAD's is the one moto computed)."""
+    kept = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"
+            and not (k.lower() == "content-length" and not head)]
+    if not head or not any(k.lower() == "content-length" for k, _ in kept):
+        kept.append(("Content-Length", str(len(body))))
+    start_response(status, kept)
+    return [body]
+
+
+def _refuse(start_response: Callable, error: AwsError, service: str, path: str, head: bool = False) -> list[bytes]:
+    log.info("%s %s -> %s %s", service, path, error.status, error.code)
+    status, headers, payload_bytes = awserrors.render(error, service)
+    if head:  # AWS answers a HEAD with the status and headers only
+        headers, payload_bytes = [h for h in headers if h[0].lower() != "content-type"], b""
+    return _respond(start_response, f"{status} {_REASONS.get(status, 'Error')}", headers, payload_bytes)
+
+
+def _has_session_policy(params: dict[str, Any]) -> bool:
+    return bool(params.get("Policy") is not None or params.get("PolicyArns") or params.get("Tags"))
 
 
 def _check_iam_input(call: Call) -> None:
     """Row 3d: MaxSessionDuration is 3600..43200 on CreateRole and UpdateRole."""
-    raw = call.params.get("MaxSessionDuration")
-    if raw is None or call.operation not in {"CreateRole", "UpdateRole"}:
+    value = call.params.get("MaxSessionDuration")
+    if value is None or call.operation not in {"CreateRole", "UpdateRole"}:
         return
-    try:
-        value = int(raw)
-    except ValueError:
-        raise awserrors.constraint_errors(
-            [f"Value '{raw}' at 'maxSessionDuration' failed to satisfy constraint: Member must be a number"]
-        ) from None
     if value < 3600:
         raise awserrors.constraint_errors(
             [f"Value '{value}' at 'maxSessionDuration' failed to satisfy constraint: Member must have value greater than or equal to 3600"]
@@ -276,23 +330,14 @@ def _check_iam_input(call: Call) -> None:
         )
 
 
-def _read_body(environ: dict) -> bytes:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    stream = environ.get("wsgi.input")
-    body = stream.read(length) if stream is not None and length > 0 else b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    environ["CONTENT_LENGTH"] = str(len(body))
-    return body
-
-
 def _guess_service(environ: dict) -> str:
+    """The envelope for a request with no readable scope (it names no service)."""
     query = environ.get("QUERY_STRING", "")
     if "Action=Describe" in query:
         return "ec2"
     return "sts"
 
 
-_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 500: "Internal Server Error", 503: "Service Unavailable"}
+_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+            405: "Method Not Allowed", 413: "Request Entity Too Large", 429: "Too Many Requests",
+            500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable"}

@@ -7,12 +7,15 @@ moto is the data plane; this module only reads it. Sessions carry what moto does
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from moto.iam.models import iam_backends
 from moto.sts.models import sts_backends
+
+from labkit.iam import Caller, overlay_tags
 
 PARTITION = "aws"
 
@@ -29,6 +32,7 @@ class SessionInfo:
     policy_arns: list[str] = field(default_factory=list)
     mfa_authenticated_at: datetime | None = None
     source_identity: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)  # session tags (AssumeRole Tags)
 
 
 @dataclass
@@ -55,6 +59,11 @@ class Identity:
     def principal_arn(self) -> str:
         """aws:PrincipalArn: the role ARN for role sessions, otherwise the caller ARN."""
         return self.role_arn or self.arn
+
+    @property
+    def caller(self) -> Caller:
+        """Who this is, for the policy engine."""
+        return Caller(arn=self.arn, account=self.account, role_arn=self.role_arn, user_id=self.user_id)
 
 
 class SessionRegistry:
@@ -218,3 +227,54 @@ def session_policies(info: SessionInfo) -> list[tuple[str, str]]:
         if policy is not None:
             found.append((arn, _managed_document(policy)))
     return found
+
+
+# --- tags, for the request context ---------------------------------------------------------------
+
+
+def _tag_dict(tags) -> dict[str, str]:
+    """moto keeps tags as [{"Key": k, "Value": v}, ...]."""
+    return {str(tag["Key"]): str(tag.get("Value", "")) for tag in tags or []}
+
+
+def user_tags(account_id: str, user_name: str) -> dict[str, str]:
+    backend = iam(account_id)
+    user = backend.users.get(user_name)
+    if user is None:
+        return {}
+    return _tag_dict(backend.tagger.list_tags_for_resource(user.arn).get("Tags"))
+
+
+def principal_tags(identity: Identity) -> dict[str, str]:
+    """aws:PrincipalTag/*: a user's tags; a role session's role tags overlaid by its session tags."""
+    if identity.is_session:
+        role = role_by_arn(identity.role_arn or "")
+        session_tags = identity.session.tags if identity.session is not None else {}
+        return overlay_tags(_tag_dict(role.tags) if role is not None else {}, session_tags)
+    if identity.user_name:
+        return user_tags(identity.account, identity.user_name)
+    return {}
+
+
+def resource_tags(resource_arn: str) -> dict[str, str]:
+    """aws:ResourceTag/*: the tags of the IAM user or role an ARN names (empty for the others)."""
+    parts = resource_arn.split(":", 5)
+    if len(parts) != 6 or parts[2] != "iam" or parts[4] not in iam_backends:
+        return {}
+    if parts[5].startswith("role/"):
+        role = role_by_arn(resource_arn)
+        return _tag_dict(role.tags) if role is not None else {}
+    if parts[5].startswith("user/"):
+        backend = iam(parts[4])
+        for user in backend.users.values():
+            if user.arn == resource_arn:
+                return _tag_dict(backend.tagger.list_tags_for_resource(user.arn).get("Tags"))
+    return {}
+
+
+def request_tags(params: Mapping[str, Any] | None) -> dict[str, str]:
+    """aws:RequestTag/*: the tags a request sets, as read (reading.Call: [{"Key", "Value"}, ...])."""
+    if not params:
+        return {}
+    tags = params.get("Tags") or []
+    return {tag["Key"]: tag.get("Value", "") for tag in tags if isinstance(tag, Mapping) and "Key" in tag}

@@ -20,27 +20,29 @@ from pathlib import Path
 from labkit.sandbox.clock import CLOCK
 
 
-def build_app(faults_settings: dict | None = None):
-    """(gatekeeper WSGI app, sandbox state) with moto's IAM, STS, EC2 and S3 loaded."""
+def build_app(faults_settings: dict | None = None, warm: bool = True):
+    """(gatekeeper WSGI app, control app). IAM, STS and EC2 load now (the accounts live there);
+    every other service moto runs (S3, Lambda, ...) loads on its first request."""
     import moto.ec2.models  # noqa: F401  (load before patching the clock)
     import moto.iam.models  # noqa: F401
-    import moto.s3.models  # noqa: F401
     import moto.sts.models  # noqa: F401
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     from labkit.sandbox import moto_fixes
     from labkit.sandbox.control import ControlApp
     from labkit.sandbox.faults import Faults
     from labkit.sandbox.gatekeeper import Gatekeeper
     from labkit.sandbox.principals import SessionRegistry
+    from labkit.sandbox.services import Backends
 
     moto_fixes.apply(CLOCK)
-    moto_app = DomainDispatcherApplication(create_backend_app)
     sessions = SessionRegistry()
     faults = Faults(**(faults_settings or {}))
     control = ControlApp(CLOCK, sessions, faults)
-    gatekeeper = Gatekeeper(moto_app, CLOCK, sessions, faults, control)
+    backends = Backends()
+    gatekeeper = Gatekeeper(backends, CLOCK, sessions, faults, control)
     control.messages = gatekeeper.messages
+    if warm:  # the services every lab calls, made ready while the server starts
+        threading.Thread(target=backends.warm, args=(("sts", "iam", "ec2"),), daemon=True).start()
     return gatekeeper, control
 
 
@@ -66,12 +68,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from labkit import workspace
     from labkit.sandbox import accounts
+    from labkit.sandbox.payload import RequestHandler  # read timeouts
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # request lines may carry tokens
     app, control = build_app({"iam_delay": args.iam_delay, "throttle": args.throttle})
     try:
-        server = make_server("127.0.0.1", args.port, app, threaded=True)
+        server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=RequestHandler)
         server.daemon_threads = True  # a stop does not wait for idle keep-alive connections
     except OSError as exc:
         print(f"labkit sandbox: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}", file=sys.stderr)
