@@ -302,8 +302,9 @@ def sandbox_problem(connection_failed: bool = False) -> str | None:
     built = _built_in()
     if built is not None and built != running.started:
         return (f"The sandbox was restarted (at {running.started}): its accounts were reset, so the "
-                "user, key and role the lab made are gone. Set up again: run notebook 02 (or "
-                "`labkit setup` in a terminal).")
+                "user, key and role the lab made are gone. Set up again: run notebook 02, or "
+                "`catch_up(\"03\")` here (notebooks 03-06 do it in their first cell), or `labkit setup` "
+                "in a terminal.")
     if connection_failed and os.environ.get("AWS_ENDPOINT_URL", running.endpoint) != running.endpoint:
         return (f"The sandbox now answers at {running.endpoint}: run this notebook's first cell again "
                 "to connect to it.")
