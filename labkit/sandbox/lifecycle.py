@@ -249,11 +249,11 @@ def start(port: int | None = None, iam_delay: float | None = None,
     check_options(port, iam_delay, throttle)
     with workspace.locked(workspace.SANDBOX_LOCK, timeout=START_LIMIT + 60,
                           waiting_for="a sandbox start or stop"):
+        workspace.check_lab_files()
         running, _ = find()
         if running is not None:
             _check_same(running, port, iam_delay, throttle)
             return running, False
-        workspace.check_lab_files()
         workspace.secure()
         if port is not None and not _port_free(port):
             raise LabError(
@@ -526,8 +526,8 @@ def diagnose(endpoint: str | None = None, detail: str = "") -> str:
         return str(exc)
     if running is None:
         where = f" at {endpoint}" if endpoint else ""
-        return (f"The sandbox{where} is not running (it was stopped): start it with "
-                "`labkit sandbox start`; a new sandbox has new accounts, so run setup again.")
+        return (f"The sandbox{where} is no longer running: start it with `labkit sandbox start`; "
+                "a new sandbox has new accounts, so run setup again.")
     if endpoint and running.endpoint != endpoint.rstrip("/"):
         return f"{RESTARTED} It now listens at {running.endpoint}."
     said = f" ({' '.join(detail.split())[:160]})" if detail else ""
