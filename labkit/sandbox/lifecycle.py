@@ -306,7 +306,9 @@ def server_environment(home: str) -> dict[str, str]:
 def _spawn(port: int | None, iam_delay: float, throttle: float) -> Sandbox:
     home = str(workspace.home())
     log = workspace.log_file()
-    command = [sys.executable, "-m", SERVER_MODULE, "--home", home,
+    # -P: the server's own folder (cwd, the workspace) is not put on sys.path, so no file in
+    # LABKIT_HOME can stand in for a module the server imports.
+    command = [sys.executable, "-P", "-m", SERVER_MODULE, "--home", home,
                "--iam-delay", repr(float(iam_delay)), "--throttle", repr(float(throttle))]
     if port is not None:
         command += ["--port", str(port)]

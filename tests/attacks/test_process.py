@@ -348,3 +348,13 @@ def test_restart_keeps_the_port_and_says_it_restarted(home: Path) -> None:
     assert said.stdout.splitlines() == [
         "The sandbox was restarted: its accounts are new and what the lab made before is gone; "
         "run setup again (`labkit setup` in a terminal).", "None"], said.stderr
+
+
+def test_a_module_planted_in_the_workspace_is_not_imported_by_the_server(home: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "imported"
+    home.mkdir(mode=0o700)
+    for module in ("psutil", "json", "moto", "werkzeug"):  # all imported by the server at start
+        (home / f"{module}.py").write_text(f"open({str(marker)!r}, 'a').write({module!r})\nraise SystemExit(9)\n")
+    running = start(home)
+    assert not marker.exists(), marker.read_text()
+    assert psutil.Process(running["pid"]).cwd() == str(home)
