@@ -231,28 +231,35 @@ def remove_private(path: Path) -> None:
 
 
 def secure() -> None:
-    """Make the workspace private again: the folder (and those in it) 0700, every file 0600.
+    """Make the workspace private again: the folder 0700; each file in it 0600 (an executable 0700)
+    and each folder in it 0700, which keeps what is inside those folders private too.
 
-    Links are neither followed nor changed; each file is opened without following links and
-    changed through its descriptor, so a link swapped in meanwhile is not followed either."""
+    Only the workspace's own entries are changed (no walk down a tree: LABKIT_HOME set to a home
+    folder stays cheap and keeps its inner modes). Links are neither followed nor changed: each
+    entry is opened with O_NOFOLLOW and changed through its descriptor."""
     root = home()
     os.chmod(root, 0o700)
-    for folder, folders, files in os.walk(root):
-        for name in folders:
-            _restrict(Path(folder) / name, 0o700, stat.S_ISDIR, os.O_DIRECTORY)
-        for name in files:
-            _restrict(Path(folder) / name, 0o600, stat.S_ISREG, os.O_NONBLOCK)
+    with os.scandir(root) as entries:
+        for entry in entries:
+            _restrict(Path(entry.path))
 
 
-def _restrict(path: Path, mode: int, kind, flags: int) -> None:
+def _restrict(path: Path) -> None:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | flags)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return  # a link, gone meanwhile, or unreadable: left alone
     try:
         found = os.fstat(fd)
-        if kind(found.st_mode) and found.st_uid == os.getuid() and stat.S_IMODE(found.st_mode) != mode:
-            os.fchmod(fd, mode)
+        mode = stat.S_IMODE(found.st_mode)
+        if stat.S_ISDIR(found.st_mode):
+            wanted = 0o700
+        elif stat.S_ISREG(found.st_mode):
+            wanted = mode & 0o700 | 0o600
+        else:
+            return
+        if found.st_uid == os.getuid() and mode != wanted:
+            os.fchmod(fd, wanted)
     finally:
         os.close(fd)
 

@@ -66,7 +66,7 @@ def _bind(port: int, prefer_port: int | None):
     if not port and prefer_port:
         try:
             return make_server("127.0.0.1", prefer_port, _not_ready, threaded=True)
-        except OSError:
+        except (OSError, OverflowError):  # taken meanwhile (or not a port): any free one will do
             pass
     return make_server("127.0.0.1", port, _not_ready, threaded=True)
 
