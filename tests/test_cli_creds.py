@@ -205,3 +205,30 @@ def test_dispatcher_contract() -> None:
     assert args.func is run
     assert (args.command, args.creds_command) == ("creds", "export")
     assert (args.creds_format, args.creds_profile, args.profile) == ("fish", "p", "top-level")
+
+
+def test_deeply_nested_json_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    assert labkit(monkeypatch, ["creds", "export"], "[" * 100000) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith("labkit: The input is nested too deeply to be `aws sts assume-role` output")
+
+
+def test_export_profile_refuses_a_garbage_or_linked_credentials_file(
+    monkeypatch: pytest.MonkeyPatch, capsys, lab_home: Path, tmp_path: Path
+) -> None:
+    lab_home.mkdir(parents=True)
+    path = lab_home / "aws-credentials"
+    path.write_text("aws_access_key_id = before any section\n")
+    assert labkit(monkeypatch, ["creds", "export", "--profile", "p"], CLI_OUTPUT) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "line 1 comes before any [section] header" in err
+    assert path.read_text() == "aws_access_key_id = before any section\n"
+
+    path.unlink()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text("[mine]\n")
+    path.symlink_to(elsewhere)
+    assert labkit(monkeypatch, ["creds", "export", "--profile", "p"], CLI_OUTPUT) == 2
+    assert "is a symbolic link" in capsys.readouterr().err
+    assert elsewhere.read_text() == "[mine]\n"

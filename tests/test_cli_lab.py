@@ -265,3 +265,63 @@ def test_role_profile_boto3_assumes_and_renews_by_itself(lab_home: Path, monkeyp
         assert session.get_credentials().get_frozen_credentials().access_key != first.access_key
     finally:
         assert labkit(lab_home, "cleanup").returncode == 0
+
+
+# --- failures are one line ---------------------------------------------------------------------------
+
+def _control(home: Path, path: str) -> dict:
+    import urllib.request
+
+    state = json.loads((home / "sandbox.json").read_text())
+    request = urllib.request.Request(f"{state['endpoint']}/_labkit/{path}", method="POST",
+                                     headers={"X-Labkit-Control-Token": state["token"]})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_throttling_that_outlasts_the_retries_is_one_line(lab_home: Path) -> None:
+    assert labkit(lab_home, "setup").returncode == 0
+    _control(lab_home, "faults?throttle=1")
+    try:
+        refused = labkit(lab_home, "cleanup")
+    finally:
+        _control(lab_home, "faults?throttle=0")
+    one_line_error(refused, "The cleanup stopped: AWS answered ")
+    assert "with Throttling (Rate exceeded, still after" in refused.stderr
+    assert "run `labkit cleanup` again" in refused.stderr
+    gone = labkit(lab_home, "cleanup")
+    assert gone.returncode == 0 and "removed  IAM user labkit-sts-user" in gone.stdout, gone.stderr
+
+
+@pytest.mark.parametrize("name", ["aws-config", "aws-credentials"])
+def test_garbage_lab_aws_files_are_one_line(lab_home: Path, name: str) -> None:
+    path = lab_home / name
+    saved = path.read_text()
+    try:
+        path.write_text(saved + "\nthis line is garbage\n[profile x\n")
+        for command in ("setup", "cleanup"):
+            result = labkit(lab_home, command)
+            assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+            assert str(path) in result.stderr and "Traceback" not in result.stderr
+            assert "move it aside" in result.stderr
+    finally:
+        path.write_text(saved)
+
+
+def test_a_sandbox_killed_during_setup_is_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "labkit"
+    assert labkit(home, "sandbox", "start", "--throttle", "0.2").returncode == 0  # a slower setup
+    environ = {"PATH": f"{BIN}{os.pathsep}/usr/bin:/bin", "HOME": str(tmp_path), "LABKIT_HOME": str(home),
+               "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+    setup = subprocess.Popen([str(BIN / "labkit"), "setup"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=environ)
+    sandbox = json.loads((home / "sandbox.json").read_text())
+    for line in setup.stdout:  # the target answered; the IAM calls come next
+        if line.startswith("Target:"):
+            os.kill(sandbox["pid"], signal.SIGKILL)
+            break
+    out, err = setup.communicate(timeout=120)
+    assert setup.returncode == 2, (out, err)
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"labkit: The setup stopped. The sandbox at {sandbox['endpoint']} is no longer "
+                          "running: start it with `labkit sandbox start`"), err

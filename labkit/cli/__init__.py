@@ -47,13 +47,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except LabError as exc:
-        sys.stderr.write(f"labkit: {exc}\n")
+        sys.stderr.write(f"labkit: {_one_line(exc)}\n")
         return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `labkit setup | head -3`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except Exception as exc:  # a failure nobody foresaw: still one line (LABKIT_DEBUG=1: the traceback)
+        if os.environ.get("LABKIT_DEBUG"):
+            raise
+        sys.stderr.write(f"labkit: {type(exc).__name__}: {_one_line(exc)[:300]} (this is a labkit "
+                         "bug: please report it; LABKIT_DEBUG=1 shows where it happened)\n")
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 if __name__ == "__main__":

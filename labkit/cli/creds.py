@@ -84,6 +84,10 @@ def run(args: argparse.Namespace) -> int:
     except LabError as exc:
         _fail(str(exc))
         return 2
+    except RecursionError:  # json nested thousands deep
+        _fail("The input is nested too deeply to be `aws sts assume-role` output: pipe that "
+              "command's output into `labkit creds export`, unchanged.")
+        return 2
 
 
 def _fail(message: str) -> None:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import configparser
+import functools
 import json
 import re
 import sys
+from collections.abc import Callable
 
 from labkit import workspace
 from labkit.credentials import mask
@@ -43,7 +45,7 @@ def add_parser(sub) -> None:
                        help="the role's MaxSessionDuration: 3600 (1h) to 43200 (12h); default 3600")
     setup.add_argument("--yes", action="store_true",
                        help="on a real AWS account: confirm the account of LABKIT_AWS_PROFILE without a prompt")
-    setup.set_defaults(func=run_setup)
+    setup.set_defaults(func=_one_line_failures("The setup", "(`labkit setup` is safe to re-run.)")(run_setup))
 
     cleanup = sub.add_parser(
         "cleanup", help="remove everything the lab created (safe to re-run)",
@@ -58,7 +60,8 @@ def add_parser(sub) -> None:
                          help="the role name given to `labkit setup` (default: the one it recorded)")
     cleanup.add_argument("--user-name", default=None, metavar="NAME",
                          help="the user name given to `labkit setup` (default: the one it recorded)")
-    cleanup.set_defaults(func=run_cleanup)
+    cleanup.set_defaults(func=_one_line_failures(
+        "The cleanup", "What was removed stays removed; run `labkit cleanup` again to finish.")(run_cleanup))
 
 
 # --- input checks (before anything is contacted) -------------------------------------------------
@@ -79,6 +82,72 @@ def _check_name(flag: str, name: str) -> str:
         raise LabError(f"{flag} '{name}' is not a valid IAM name: use 1 to 64 letters, digits or "
                        "the characters + = , . @ - _ (no spaces).")
     return name
+
+
+# --- failures: each one line that says what to do ---------------------------------------------------
+
+def _one_line_failures(doing: str, again: str) -> Callable:
+    """Run a command so that AWS refusals, a sandbox that went away, unreadable AWS files and an
+    incomplete cleanup end in one LabError line. `doing` names the step ("The setup"); `again`
+    says how to go on once it is fixed."""
+
+    def wrap(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        @functools.wraps(command)
+        def run(args: argparse.Namespace) -> int:
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            from labkit.cleanup import CleanupIncomplete
+
+            endpoint = _endpoint()
+            try:
+                return command(args)
+            except CleanupIncomplete as exc:
+                print("Not everything could be removed:")
+                _print_steps(exc.steps)
+                failed = sum(1 for s in exc.steps if s.action == "failed")
+                raise LabError(f"{failed} of the lab's resources could not be removed (the 'failed' "
+                               "lines above say why); everything else was removed. Fix what they say, "
+                               "then run `labkit cleanup` again: it only touches what carries the "
+                               "lab's tag.") from None
+            except (BotoCoreError, ClientError) as exc:
+                raise LabError(f"{_failure(exc, doing, endpoint)} {again}") from None
+
+        return run
+
+    return wrap
+
+
+def _failure(exc: Exception, doing: str, endpoint: str | None) -> str:
+    """What went wrong, in one sentence (or two) that says what to change."""
+    from botocore.exceptions import ClientError, ConfigParseError, HTTPClientError
+    from botocore.exceptions import ConnectionError as NoConnection
+
+    if isinstance(exc, ConfigParseError):
+        return (f"{exc}: fix that file, or move it aside and restart the sandbox (`labkit sandbox "
+                "stop`, `labkit sandbox start`) to write it again.")
+    if isinstance(exc, NoConnection | HTTPClientError):  # no connection, or it was cut
+        if endpoint is None:
+            return f"{doing} stopped: AWS could not be reached ({exc})."
+        from labkit.sandbox import lifecycle
+
+        return f"{doing} stopped. {lifecycle.diagnose(endpoint or None)}"
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code, message = error.get("Code", "?"), " ".join(str(error.get("Message", "")).split())
+        retried = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+        tries = f", still after {retried} retries" if retried else ""
+        return f"{doing} stopped: AWS answered {exc.operation_name} with {code} ({message}{tries})."
+    return f"{doing} stopped: {' '.join(str(exc).split())}."
+
+
+def _endpoint() -> str | None:
+    """The sandbox the command will talk to: its endpoint, "" if none runs yet, None on a real account."""
+    if workspace.target_kind() != workspace.SANDBOX:
+        return None
+    from labkit.sandbox import lifecycle
+
+    running = lifecycle.current()
+    return running.endpoint if running else ""
 
 
 # --- target and confirmation ---------------------------------------------------------------------

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 
 from labkit import workspace
 from labkit.durations import describe_duration, parse_duration
+from labkit.errors import LabError
 from labkit.sandbox import lifecycle
 
 
@@ -16,10 +18,11 @@ def add_parser(sub) -> None:
     actions = sandbox.add_subparsers(dest="action", metavar="ACTION", parser_class=type(sandbox))
 
     start = actions.add_parser("start", help="start the sandbox (does nothing if it is running)")
-    start.add_argument("--port", type=int, default=None, help="listen on this port (default: a free one)")
-    start.add_argument("--iam-delay", type=float, default=0.0, metavar="SECONDS",
+    start.add_argument("--port", type=int, default=None,
+                       help="listen on this port, 1024-65535 (default: the last one if free, else a free one)")
+    start.add_argument("--iam-delay", type=float, default=None, metavar="SECONDS",
                        help="simulate IAM propagation: refuse AssumeRole this long after IAM changes")
-    start.add_argument("--throttle", type=float, default=0.0, metavar="SHARE",
+    start.add_argument("--throttle", type=float, default=None, metavar="SHARE",
                        help="answer this share of requests (0..1) with a throttling error")
     start.set_defaults(func=_start)
     actions.add_parser("stop", help="stop the sandbox").set_defaults(func=_stop)
@@ -38,7 +41,16 @@ def add_parser(sub) -> None:
     env.set_defaults(func=_env)
 
 
+def _report_stale() -> None:
+    """A state file that named no running sandbox: say so (one line) before going on."""
+    _, stale = lifecycle.find()
+    if stale:
+        print(f"labkit: {stale}", file=sys.stderr)
+
+
 def _start(args: argparse.Namespace) -> int:
+    lifecycle.check_options(args.port, args.iam_delay, args.throttle)
+    _report_stale()
     running, started = lifecycle.start(args.port, args.iam_delay, args.throttle)
     if started:
         print(f"Sandbox started at {running.endpoint} (pid {running.pid}).")
@@ -55,12 +67,14 @@ def _stop(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    _report_stale()
     info = lifecycle.status()
     if info is None:
         print("No sandbox is running. Start one with `labkit sandbox start`.")
         return 1
     clock = info["clock"]
-    print(f"Sandbox running at {info['endpoint']} (pid {info['pid']}, since {info['started']}).")
+    since = info["started"].split(".")[0].replace("+00:00", "") + "Z"
+    print(f"Sandbox running at {info['endpoint']} (pid {info['pid']}, since {since}).")
     print(f"Sandbox clock: {clock['now']} ({_ahead(clock['offset'])}).")
     faults = info.get("faults") or {}
     if any(faults.values()):
@@ -85,7 +99,11 @@ def _clock_show(args: argparse.Namespace) -> int:
 
 
 def _clock_advance(args: argparse.Namespace) -> int:
-    seconds = parse_duration(args.duration)
+    try:
+        seconds = parse_duration(args.duration)
+    except ValueError:  # more digits than Python turns into a number
+        raise LabError(f"'{args.duration[:20]}...' is not a duration the sandbox clock can move: "
+                       "give e.g. 901, 90s, 15m or 1h.") from None
     clock = lifecycle.advance_clock(seconds)
     print(f"Sandbox clock moved forward {describe_duration(seconds)}: now {clock['now']} ({_ahead(clock['offset'])}).")
     return 0

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
+import math
 
 from werkzeug.wrappers import Request, Response
 
 from labkit.sandbox.clock import SandboxClock
-from labkit.sandbox.lifecycle import TOKEN_HEADER
+from labkit.sandbox.lifecycle import MAX_IAM_DELAY, TOKEN_HEADER
+
+ROUTES = ("status", "clock", "clock/advance", "clock/reset", "faults", "reset")
 
 
 class ControlApp:
@@ -24,18 +28,32 @@ class ControlApp:
         self.messages = None  # the gatekeeper's AuthorizationMessages
 
     def __call__(self, environ, start_response):
-        request = Request(environ)
-        given = request.headers.get(TOKEN_HEADER, "")
-        if not self.token or not hmac.compare_digest(given, self.token):
-            return _json({"error": "a valid control token is required"}, 403)(environ, start_response)
+        return self._answer(Request(environ))(environ, start_response)
+
+    def _answer(self, request: Request) -> Response:
+        if not self._authorized(request.headers.get(TOKEN_HEADER, "")):
+            return _json({"error": "a valid control token is required"}, 403)
         route = request.path.removeprefix("/_labkit/")
         handler = getattr(self, "do_" + route.replace("/", "_"), None)
-        if handler is None:
-            return _json({"error": f"no such control path: {request.path}"}, 404)(environ, start_response)
+        if handler is None or route not in ROUTES:
+            return _json({"error": f"no such control path: {request.path}"}, 404)
         try:
-            return _json(handler(request))(environ, start_response)
+            return _json(handler(request))
         except ValueError as exc:
-            return _json({"error": str(exc)}, 400)(environ, start_response)
+            return _json({"error": str(exc)}, 400)
+        except Exception:  # never werkzeug's HTML 500: the caller reads JSON
+            logging.getLogger("labkit.sandbox").exception("control %s failed", route)
+            return _json({"error": f"'{route}' failed inside the sandbox: see sandbox.log"}, 500)
+
+    def _authorized(self, given: str) -> bool:
+        """The token, compared in constant time as bytes: any header value (non-ASCII too) is a
+        plain no, never an error."""
+        if not self.token:
+            return False
+        try:
+            return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), self.token.encode())
+        except (TypeError, UnicodeError):
+            return False
 
     def _clock(self) -> dict:
         return {
@@ -50,10 +68,7 @@ class ControlApp:
         return self._clock()
 
     def do_clock_advance(self, request: Request) -> dict:
-        seconds = float(request.args.get("seconds", "nan"))
-        if not seconds >= 0:
-            raise ValueError("seconds must be a number >= 0")
-        self.clock.advance(seconds)
+        self.clock.advance(_number(request, "seconds"))
         return self._clock()
 
     def do_clock_reset(self, request: Request) -> dict:
@@ -61,7 +76,13 @@ class ControlApp:
         return self._clock()
 
     def do_faults(self, request: Request) -> dict:
-        self.faults.configure(request.args.get("iam_delay"), request.args.get("throttle"))
+        iam_delay = _number(request, "iam_delay", optional=True)
+        throttle = _number(request, "throttle", optional=True)
+        if iam_delay is not None and not 0 <= iam_delay <= MAX_IAM_DELAY:
+            raise ValueError(f"iam_delay must be 0 to {MAX_IAM_DELAY:.0f} seconds, not {iam_delay:g}")
+        if throttle is not None and not 0 <= throttle <= 1:
+            raise ValueError(f"throttle must be a share from 0 to 1, not {throttle:g}")
+        self.faults.configure(iam_delay, throttle)
         return self.faults.settings()
 
     def do_reset(self, request: Request) -> dict:
@@ -78,6 +99,20 @@ class ControlApp:
         self.clock.reset()
         self.admin_keys = accounts.bootstrap(keep=self.admin_keys)
         return {"reset": True, "clock": self._clock()}
+
+
+def _number(request: Request, name: str, optional: bool = False) -> float | None:
+    """A finite number from the query string; ValueError (a 400) for anything else."""
+    text = request.args.get(name)
+    if text is None and optional:
+        return None
+    try:
+        value = float(text or "")
+    except (ValueError, OverflowError):
+        value = math.nan
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, not {(text or '')[:40]!r}")
+    return value
 
 
 def _json(payload: dict, status: int = 200) -> Response:
