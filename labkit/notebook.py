@@ -208,7 +208,11 @@ def _sandbox_line(exc: BaseException) -> str | None:
         return None
     from labkit.target import sandbox_problem
 
-    return sandbox_problem(connection_failed=isinstance(exc, EndpointConnectionError))
+    failed = isinstance(exc, EndpointConnectionError)
+    try:
+        return sandbox_problem(connection_failed=failed, endpoint=exc.kwargs.get("endpoint_url") if failed else None)
+    except LabError as problem:  # the lab workspace itself is unusable: that is the thing to say
+        return str(problem)
 
 
 def short_error(exc: BaseException) -> list[str]:

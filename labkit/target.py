@@ -290,24 +290,25 @@ def _built_in() -> str | None:
         return None
 
 
-def sandbox_problem(connection_failed: bool = False) -> str | None:
-    """Why the sandbox may explain a failure: it is stopped, it runs elsewhere, or it was
-    restarted since the lab made its user, key and role (a new sandbox has fresh accounts)."""
+NOTEBOOK_SETUP = ("In a notebook, running its first cell starts the sandbox if needed; notebooks 03-06 "
+                  "then set up again by themselves (catch_up), or run notebook 02.")
+
+
+def sandbox_problem(connection_failed: bool = False, endpoint: str | None = None) -> str | None:
+    """Why the sandbox may explain a failure, in the sandbox's own words (labkit.sandbox.lifecycle,
+    which reads its state file): stopped, answering elsewhere, or restarted since the lab made its
+    user, key and role there (a new sandbox has new accounts). None when none of these applies."""
     from labkit.sandbox import lifecycle
 
     running = lifecycle.current()
-    if running is None:
-        return ("The sandbox is stopped. Start it in a terminal with `labkit sandbox start`, then run "
-                "this notebook's first cell again.")
+    if running is None or connection_failed:
+        return f"{lifecycle.diagnose(endpoint or os.environ.get('AWS_ENDPOINT_URL'))} {NOTEBOOK_SETUP}"
     built = _built_in()
-    if built is not None and built != running.started:
+    if built is not None and lifecycle.restarted_since(built):
         return (f"The sandbox was restarted (at {running.started}): its accounts were reset, so the "
                 "user, key and role the lab made are gone. Set up again: run notebook 02, or "
                 "`catch_up(\"03\")` here (notebooks 03-06 do it in their first cell), or `labkit setup` "
                 "in a terminal.")
-    if connection_failed and os.environ.get("AWS_ENDPOINT_URL", running.endpoint) != running.endpoint:
-        return (f"The sandbox now answers at {running.endpoint}: run this notebook's first cell again "
-                "to connect to it.")
     return None
 
 

@@ -188,8 +188,9 @@ def test_a_stopped_sandbox_is_named_with_the_command_to_start_it(private, monkey
     stopped = EndpointConnectionError(endpoint_url="http://127.0.0.1:9/")
     assert notebook.short_error(stopped) == [
         "Could not connect to http://127.0.0.1:9/.",
-        "-> The sandbox is stopped. Start it in a terminal with `labkit sandbox start`, then run this "
-        "notebook's first cell again."]
+        "-> The sandbox at http://127.0.0.1:9/ is no longer running: start it with `labkit sandbox start`; "
+        "a new sandbox has new accounts, so run setup again. In a notebook, running its first cell starts "
+        "the sandbox if needed; notebooks 03-06 then set up again by themselves (catch_up), or run notebook 02."]
 
 
 def test_a_restarted_sandbox_says_its_accounts_were_reset(lab, private, capsys):
