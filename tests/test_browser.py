@@ -301,12 +301,12 @@ def _run_all(page, PlaywrightTimeout) -> None:
         page.locator(".lm-MenuBar-item", has_text="Run").first.click()
         page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
         try:
-            page.wait_for_function(FIRST_CELL_RAN, polling=200, timeout=20_000)
+            page.wait_for_function(FIRST_CELL_RAN, polling=200, timeout=TIMEOUT_MS)
             break
         except PlaywrightTimeout:
             if attempt == 2:
                 raise
-    page.wait_for_function(ALL_CELLS_RAN, polling=300, timeout=TIMEOUT_MS)
+    page.wait_for_function(ALL_CELLS_RAN, polling=300, timeout=2 * TIMEOUT_MS)
     page.wait_for_function(KERNEL_READY, polling=200)
 
 
@@ -377,6 +377,11 @@ def test_an_exercise_in_jupyterlab_says_what_is_wrong_then_passes(jupyterlab):
         shot("08-exercise-correct")
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "failure-exercise.png"))
+        errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+        print("Cell errors in the browser:", errors.all_inner_texts())
+        print("Cells not run:", page.evaluate("""() => window.jupyterapp.shell.currentWidget.content.widgets
+            .filter(c => c.model.type === 'code' && c.model.executionCount === null)
+            .map(c => c.model.sharedModel.getSource().slice(0, 60))"""))
         raise
     finally:
         page.close()
