@@ -174,7 +174,7 @@ def test_assume_role_panel_in_jupyterlab(jupyterlab):
                 page.locator(".lm-MenuBar-item", has_text="Run").first.click()
                 page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
                 try:
-                    page.wait_for_function(FIRST_CELL_RAN, polling=200, timeout=20_000)
+                    page.wait_for_function(FIRST_CELL_RAN, polling=200, timeout=TIMEOUT_MS)
                     break
                 except PlaywrightTimeout:
                     if attempt == 2:
