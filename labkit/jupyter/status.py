@@ -1,0 +1,58 @@
+"""What GET /labkit/status answers: the lab as this learner's server sees it.
+
+Read by the notebooks' first cell and by instructors (through the hub, with a token that may
+access the learners' servers). No secret is in it: no keys, no control token.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import labkit
+from labkit import workspace
+from labkit.errors import LabError
+from labkit.jupyter.starter import FAILED, RUNNING, STARTING, StartRecord
+
+
+def progress() -> dict[str, Any] | None:
+    """The exercises' progress (LABKIT_HOME/progress.json: exercise id -> first passed time), or
+    None when the learner has passed none yet or the file cannot be read."""
+    try:
+        passed = json.loads((workspace.home() / "progress.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(passed, dict):
+        return None
+    return {"passed": sorted(passed), "count": len(passed)}
+
+
+def sandbox_status(record: StartRecord) -> dict[str, Any]:
+    from labkit.sandbox import lifecycle
+
+    info: dict[str, Any] = {"started_by_server": record.started_here, "start_seconds": record.seconds}
+    try:
+        found = lifecycle.status()
+    except LabError as exc:  # running, but not answering
+        return {**info, "state": "not answering", "error": str(exc)}
+    if found is not None:
+        return {**info, "state": RUNNING, "endpoint": found["endpoint"], "pid": found["pid"],
+                "started": found["started"], "clock": found.get("clock")}
+    if record.state == STARTING:
+        return {**info, "state": STARTING}
+    if record.state == FAILED:
+        return {**info, "state": FAILED, "error": record.error}
+    return {**info, "state": "stopped",
+            "hint": "Run `labkit sandbox start` in a terminal, or any notebook: it starts on first use."}
+
+
+def lab_status(record: StartRecord, notebooks: str | None) -> dict[str, Any]:
+    target = workspace.target_kind()
+    return {
+        "labkit": labkit.__version__,
+        "target": target,
+        "home": str(workspace.home()),
+        "notebooks": notebooks,
+        "sandbox": sandbox_status(record) if target == workspace.SANDBOX else {"state": "not used"},
+        "progress": progress(),
+    }
