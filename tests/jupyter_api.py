@@ -44,10 +44,14 @@ class JupyterAPI:
     def terminal(self) -> Terminal:
         response = self.post("api/terminals")
         response.raise_for_status()
-        name = response.json()["name"]
-        ws = self._ws(f"terminals/websocket/{name}")
-        ws.send(json.dumps(["set_size", 50, 250, 1000, 2000]))  # wide: no line wrapping in the echo
-        return Terminal(self, name, ws)
+        terminal = self.attach(response.json()["name"])
+        # wide: no line wrapping in the echo of a long command
+        terminal.ws.send(json.dumps(["set_size", 50, 250, 1000, 2000]))
+        return terminal
+
+    def attach(self, name: str) -> Terminal:
+        """Another client of an open terminal (e.g. one a browser shows): it reads the same output."""
+        return Terminal(self, name, self._ws(f"terminals/websocket/{name}"))
 
     def kernel(self) -> Kernel:
         response = self.post("api/kernels", {"name": "python3"})
@@ -87,6 +91,19 @@ class Terminal:
                         output = output[output.find("\n", echoed) + 1:]
                     return output, int(found.group(1))
         raise AssertionError(f"no answer to {command!r} within {timeout} s; the terminal shows:\n{self.screen[-3000:]}")
+
+    def wait_for(self, pattern: str, after: int = 0, timeout: float = 90.0) -> str:
+        """Read until the screen from `after` on ends with `pattern` (a regex); returns that part."""
+        ending = re.compile(f"(?:{pattern})\\Z")
+        deadline = time.monotonic() + timeout
+        while not ending.search(self.screen[after:]):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the terminal did not show {pattern!r} within {timeout} s:\n{self.screen[-3000:]}")
+            self.ws.settimeout(max(0.1, deadline - time.monotonic()))
+            message = json.loads(self.ws.recv())
+            if message[0] == "stdout":
+                self.screen += ANSI.sub("", message[1])
+        return self.screen[after:]
 
     def close(self) -> None:
         self.ws.close()

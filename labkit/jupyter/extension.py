@@ -15,6 +15,8 @@ Settings (jupyter config, e.g. c.LabkitExtension.start_sandbox = False): see the
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
@@ -53,6 +55,17 @@ class LabkitExtension(ExtensionApp):
         self.starter = SandboxStarter(on_ready=self._sandbox_ready, logger=self.log)
         self._environment()
         self._notebooks()
+        self._graceful_sigint()
+
+    def _graceful_sigint(self) -> None:
+        """SIGINT stops the server cleanly (extensions' stop hooks included) when no terminal is there
+        to confirm: a hub's local-process spawner stops a server with SIGINT, and jupyter_server
+        answers it with a bare KeyboardInterrupt unless stdin is a tty, skipping every clean-up, so
+        the learner's sandbox would outlive the server. (JupyterHub's own mixin does the same.)"""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, self.serverapp._signal_stop)
 
     def initialize_handlers(self) -> None:
         from labkit.jupyter.handlers import StatusHandler

@@ -31,6 +31,8 @@ def sandbox_status(record: StartRecord) -> dict[str, Any]:
     from labkit.sandbox import lifecycle
 
     info: dict[str, Any] = {"started_by_server": record.started_here, "start_seconds": record.seconds}
+    if record.state == STARTING:  # until the start returns, even if its state file is written
+        return {**info, "state": STARTING}
     try:
         found = lifecycle.status()
     except LabError as exc:  # running, but not answering
@@ -38,8 +40,6 @@ def sandbox_status(record: StartRecord) -> dict[str, Any]:
     if found is not None:
         return {**info, "state": RUNNING, "endpoint": found["endpoint"], "pid": found["pid"],
                 "started": found["started"], "clock": found.get("clock")}
-    if record.state == STARTING:
-        return {**info, "state": STARTING}
     if record.state == FAILED:
         return {**info, "state": FAILED, "error": record.error}
     return {**info, "state": "stopped",
