@@ -1,7 +1,7 @@
 """A room of learners on one machine: each with their own sandbox, started together, each running
 the core story with boto3; then where a sandbox's start time and memory go.
 
-    .venv/bin/python bench/room.py [--learners N] [--cold-runs N] [--no-explain]
+    .venv/bin/python bench/room.py [--learners N] [--cold-runs N] [--no-explain] [--no-lab]
 
 1. Room: N lab workspaces (own LABKIT_HOME each); `labkit sandbox start` in all of them at the
    same moment; each learner's time from launch to the first answered GetCallerIdentity
@@ -21,6 +21,9 @@ the core story with boto3; then where a sandbox's start time and memory go.
    and EC2's region list without loading EC2's whole botocore service model (moto lists regions
    at import through three fresh boto3 Sessions, each of which loads it).
 
+4. A learner's whole lab (unless --no-lab): `jupyter lab` with labkit's extension in a fresh
+   HOME, the core story run in a kernel and a terminal opened, then RSS/PSS of every process of
+   that learner (server, sandbox, kernel, terminal): what a hub must size per learner.
 Figures move with machine load: compare runs on a quiet machine. Exits 0 whether or not a
 target is met; 1 if a learner failed or the benchmark itself broke. Every sandbox it starts is
 stopped on the way out; everything listens on 127.0.0.1 only.
@@ -35,6 +38,7 @@ import math
 import os
 import re
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -422,6 +426,106 @@ def explain(base: Path) -> None:
             print(f"   {what:<58} {rows_[-1]['rss']:>11.0f} MB {cpu:>11.2f} s")
 
 
+# --- a learner's whole lab --------------------------------------------------------------------------
+
+LAB_STORY = """
+import boto3
+from botocore.exceptions import ClientError
+from labkit.lab import Lab, Names
+from labkit.sandbox import lifecycle
+from labkit.target import connect
+target = connect()
+lab = Lab(target, Names.for_target(target))
+lab.setup()
+endpoint = lifecycle.require_running().endpoint
+user = boto3.Session(profile_name="default", region_name="us-east-1")
+def describe(session):
+    try:
+        return len(session.client("ec2", endpoint_url=endpoint).describe_instances()["Reservations"])
+    except ClientError as exc:
+        return exc.response["Error"]["Code"]
+seen = [describe(user)]
+c = user.client("sts", endpoint_url=endpoint).assume_role(
+    RoleArn=lab.role_arn, RoleSessionName="sts-session", DurationSeconds=900)["Credentials"]
+role = boto3.Session(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                     aws_session_token=c["SessionToken"], region_name="us-east-1")
+seen.append(describe(role))
+lifecycle.advance_clock(901)
+seen.append(describe(role))
+print(seen)
+"""
+
+
+def whole_lab(base: Path) -> int:
+    """Part 4. Returns the number of failures."""
+    sys.path.insert(0, str(ROOT))
+    from tests.jupyter_api import JupyterAPI
+
+    print("\n4. A learner's whole lab: jupyter lab + labkit's extension, the story in a kernel, a terminal")
+    home = base / "lab-home"
+    home.mkdir()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    token = os.urandom(16).hex()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LABKIT_", "JUPYTER"))}
+    env.update({"HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / ".jupyter")})
+    command = [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1",
+               f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={home}"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    log = open(base / "lab.log", "wb")
+    server = subprocess.Popen(command, env=env, cwd=home, stdout=log, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL, start_new_session=True)
+    api = JupyterAPI(f"http://127.0.0.1:{port}/", token)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                if api.get("labkit/status").json()["sandbox"]["state"] == "running":
+                    break
+            except Exception:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                print(f"   the lab did not come up; see {base / 'lab.log'}")
+                return 1
+            time.sleep(0.5)
+        kernel = api.kernel()
+        result = kernel.execute(LAB_STORY, timeout=300)
+        terminal = api.terminal()
+        out, rc = terminal.run("aws sts get-caller-identity --profile labkit-admin --query Arn --output text")
+        ok = "['UnauthorizedOperation', 3, 'RequestExpired']" in result.stdout and rc == 0
+        if not ok:
+            print(f"   the story or the terminal failed: {result} / {out}")
+        processes = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
+        rows = []
+        for process in processes:
+            try:
+                info = process.memory_full_info()
+                name = " ".join(process.cmdline())
+            except psutil.Error:
+                continue
+            kind = ("sandbox" if "labkit.sandbox.server" in name else "kernel" if "ipykernel" in name
+                    else "jupyter server" if process.pid == server.pid else "terminal shell" if "bash" in name
+                    else name[:40])
+            rows.append((kind, info.rss / 2**20, info.pss / 2**20))
+        print(f"   {'process':<16} {'RSS':>9} {'PSS':>9}")
+        for kind, rss, pss in rows:
+            print(f"   {kind:<16} {rss:>6.0f} MB {pss:>6.0f} MB")
+        print(f"   {'one learner':<16} {sum(r[1] for r in rows):>6.0f} MB {sum(r[2] for r in rows):>6.0f} MB"
+              "   (a container per learner pays the RSS total; learners sharing a machine, the PSS)")
+        terminal.close()
+        kernel.close()
+        return 0 if ok else 1
+    finally:
+        server.send_signal(signal.SIGINT)  # the extension stops the sandbox it started
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+
+
 # --- main -------------------------------------------------------------------------------------------
 
 
@@ -430,6 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learners", type=int, default=10, help="learners in the room (default 10)")
     parser.add_argument("--cold-runs", type=int, default=3, help="one-at-a-time cold starts to time (default 3)")
     parser.add_argument("--no-explain", action="store_true", help="skip part 3 (where time and memory go)")
+    parser.add_argument("--no-lab", action="store_true", help="skip part 4 (a learner's whole lab)")
     args = parser.parse_args(argv)
     if not 1 <= args.learners <= 200 or not 1 <= args.cold_runs <= 20:
         parser.error("--learners must be 1 to 200 and --cold-runs 1 to 20")
@@ -454,6 +559,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{verdict(rss <= TARGET_RSS_MB)}")
         if not args.no_explain:
             explain(base)
+        if not args.no_lab:
+            failures += whole_lab(base)
         print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
     return 1 if failures else 0
 
