@@ -20,10 +20,10 @@ the core story with boto3; then where a sandbox's start time and memory go.
    EC2 instance-type offerings of the lab's region only (moto reads every region's at import),
    and EC2's region list without loading EC2's whole botocore service model (moto lists regions
    at import through three fresh boto3 Sessions, each of which loads it).
-
 4. A learner's whole lab (unless --no-lab): `jupyter lab` with labkit's extension in a fresh
    HOME, the core story run in a kernel and a terminal opened, then RSS/PSS of every process of
    that learner (server, sandbox, kernel, terminal): what a hub must size per learner.
+
 Figures move with machine load: compare runs on a quiet machine. Exits 0 whether or not a
 target is met; 1 if a learner failed or the benchmark itself broke. Every sandbox it starts is
 stopped on the way out; everything listens on 127.0.0.1 only.
