@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from labkit import workspace
@@ -17,9 +18,13 @@ LINK_NAME = "sts-labkit"  # what a learner sees in their home folder on a hub or
 
 
 def notebooks_source() -> Path | None:
-    """The lessons as committed: the notebooks/ folder of the clone labkit is installed from."""
-    source = Path(__file__).resolve().parents[2] / "notebooks"
-    return source if source.is_dir() else None
+    """The lessons as committed: the notebooks/ folder of the clone labkit is installed from
+    (`pip install -e`), else the copy a regular install puts in <prefix>/share/sts-labkit."""
+    for source in (Path(__file__).resolve().parents[2] / "notebooks",
+                   Path(sys.prefix) / "share" / "sts-labkit" / "notebooks"):
+        if any(source.glob("*.ipynb")):
+            return source
+    return None
 
 
 def ensure_learner_copy() -> Path:
