@@ -363,6 +363,8 @@ stage("+ moto EC2 models", lambda: __import__("moto.ec2.models"))
 stage("+ moto S3 models", lambda: __import__("moto.s3.models"))
 from labkit.sandbox.server import build_app
 stage("build_app() (the sandbox's app)", build_app)
+from labkit.sandbox import accounts
+stage("accounts.bootstrap() (admins, instances)", accounts.bootstrap)
 print(json.dumps(out))
 """
 REMEDIES = {
@@ -415,15 +417,15 @@ def explain(base: Path) -> None:
         stages[remedy] = json.loads(out.stdout)
     if "none" not in stages:
         return
-    print(f"\n   {'loading stage (fresh process, as today)':<40} {'RSS':>8} {'CPU':>8} {'moto modules':>13}")
+    print(f"\n   {'stage of a start (fresh process, as today)':<42} {'RSS':>8} {'CPU':>8} {'moto modules':>13}")
     for row in stages["none"]:
-        print(f"   {row['stage']:<40} {row['rss']:>5.0f} MB {row['cpu']:>6.2f} s {row['moto']:>13}")
-    print(f"\n   {'measured remedy (same stages)':<58} {'app built: RSS':>14} {'CPU to build':>13}")
+        print(f"   {row['stage']:<42} {row['rss']:>5.0f} MB {row['cpu']:>6.2f} s {row['moto']:>13}")
+    print(f"\n   {'measured remedy (same stages)':<58} {'ready: RSS':>11} {'CPU':>8}")
     for remedy, what in REMEDIES.items():
         if remedy in stages:
             rows_ = stages[remedy]
             cpu = sum(row["cpu"] for row in rows_)
-            print(f"   {what:<58} {rows_[-1]['rss']:>11.0f} MB {cpu:>11.2f} s")
+            print(f"   {what:<58} {rows_[-1]['rss']:>8.0f} MB {cpu:>6.2f} s")
 
 
 # --- a learner's whole lab --------------------------------------------------------------------------
