@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no API token: set JUPYTERHUB_API_TOKEN or give --token-file")
     hub = args.hub.rstrip("/")
     try:
-        users = get(f"{hub}/hub/api/users?state=ready", token)
+        users = get(f"{hub}/hub/api/users", token)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         print(f"room-status: the hub at {hub} did not list its users ({exc}); check the URL and "
               "that the token may list:users.", file=sys.stderr)
