@@ -67,29 +67,30 @@ class Terminal:
     api: JupyterAPI
     name: str
     ws: websocket.WebSocket
-    screen: str = ""
+    raw: str = ""  # what the terminal sent
+    screen: str = ""  # the same without escape sequences (stripped as a whole: one may span messages)
     _n: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def _read(self, deadline: float) -> None:
+        self.ws.settimeout(max(0.1, deadline - time.monotonic()))
+        message = json.loads(self.ws.recv())
+        if message[0] == "stdout":
+            self.raw += message[1]
+            self.screen = ANSI.sub("", self.raw)
 
     def run(self, command: str, timeout: float = 90.0) -> tuple[str, int]:
         """Type `command` and Enter; returns (what it printed, its exit status)."""
         n = next(self._n)
-        # the marker is split in the typed line, so only the shell's echo of it matches
-        self.ws.send(json.dumps(["stdin", f"{command}; echo \"@@DO\"\"NE{n} $?@@\"\r"]))
-        marker = re.compile(rf"@@DONE{n} (\d+)@@")
+        # markers printed around the command; split by quotes in the typed line, so the shell's
+        # echo of that line never matches them
+        self.ws.send(json.dumps(["stdin", f'echo "@@ST""ART{n}@@"; {command}; echo "@@DO""NE{n} $?@@"\r']))
+        marker = re.compile(rf"@@START{n}@@\n(.*?)@@DONE{n} (\d+)@@", re.S)
         start, deadline = len(self.screen), time.monotonic() + timeout
         while time.monotonic() < deadline:
-            self.ws.settimeout(max(0.1, deadline - time.monotonic()))
-            message = json.loads(self.ws.recv())
-            if message[0] == "stdout":
-                self.screen += ANSI.sub("", message[1])
-                found = marker.search(self.screen, start)
-                if found:
-                    output = self.screen[start:found.start()]
-                    # drop the echo of the typed line (up to the end of the line our marker's echo ends)
-                    echoed = output.find('$?@@"')
-                    if echoed >= 0:
-                        output = output[output.find("\n", echoed) + 1:]
-                    return output, int(found.group(1))
+            self._read(deadline)
+            found = marker.search(self.screen, start)
+            if found:
+                return found.group(1), int(found.group(2))
         raise AssertionError(f"no answer to {command!r} within {timeout} s; the terminal shows:\n{self.screen[-3000:]}")
 
     def wait_for(self, pattern: str, after: int = 0, timeout: float = 90.0) -> str:
@@ -99,10 +100,7 @@ class Terminal:
         while not ending.search(self.screen[after:]):
             if time.monotonic() > deadline:
                 raise AssertionError(f"the terminal did not show {pattern!r} within {timeout} s:\n{self.screen[-3000:]}")
-            self.ws.settimeout(max(0.1, deadline - time.monotonic()))
-            message = json.loads(self.ws.recv())
-            if message[0] == "stdout":
-                self.screen += ANSI.sub("", message[1])
+            self._read(deadline)
         return self.screen[after:]
 
     def close(self) -> None:

@@ -180,3 +180,38 @@ def test_stopping_the_server_stops_the_sandbox_it_started(lab):
           "the sandbox outlived the server", timeout=30, log=log)
     assert not (home / ".labkit" / "sandbox.json").exists()
     assert "labkit: sandbox (pid" in log.read_text()
+
+
+def test_labkit_lab_is_a_launcher_over_the_extension(tmp_path):
+    """`labkit lab` (what `make lab` runs): JupyterLab on the learner's copy, whose terminals run
+    the walk-through's commands against the sandbox the extension started."""
+    home = tmp_path / "home"
+    home.mkdir()
+    port = _free_port()
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8",
+           "LABKIT_HOME": str(tmp_path / "labkit"), "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTER_DATA_DIR": str(tmp_path / "data")}
+    log = tmp_path / "lab.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([str(BIN / "labkit"), "lab", "--no-browser", f"--port={port}"], env=env,
+                                   stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        found = _wait(lambda: re.search(rf"http://127\.0\.0\.1:{port}/lab\?token=(\w+)", log.read_text()),
+                      "labkit lab printed no URL", log=log)
+        api = JupyterAPI(f"http://127.0.0.1:{port}/", found.group(1))
+        status = _wait(lambda: _running(api), "no running sandbox", log=log)
+        assert status["notebooks"] == str(tmp_path / "labkit" / "notebooks")
+        names = {item["name"] for item in api.get("api/contents").json()["content"]}
+        assert {"01-welcome.ipynb", "07-cleanup.ipynb"} <= names  # the copy is the root folder
+        terminal = api.terminal()
+        try:
+            out, rc = terminal.run("aws sts get-caller-identity --profile labkit-admin --query Arn --output text")
+            assert rc == 0 and "arn:aws:iam::123456789012:user/labkit-admin" in out, out
+            out, rc = terminal.run("echo $AWS_ENDPOINT_URL")
+            assert out.strip() == status["sandbox"]["endpoint"], out
+        finally:
+            terminal.close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    assert not (tmp_path / "labkit" / "sandbox.json").exists()  # stopped with the lab
