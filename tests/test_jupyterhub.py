@@ -219,6 +219,9 @@ STORY = {
 
         print("ME", user.client("sts", endpoint_url=endpoint).get_caller_identity()["Arn"])
         print("ENDPOINT", endpoint)
+
+        from labkit.jupyter.client import server_status  # what a notebook's first cell can show
+        print("SERVER SAYS", server_status()["sandbox"]["endpoint"])
     """,
     "refused": """print("BEFORE", describe(user))""",
     "assume": """
@@ -283,6 +286,7 @@ def test_three_learners_each_run_the_story_in_their_own_sandbox(hub, learners):
         assert status["home"] == str(home), status
         assert status["sandbox"]["started_by_server"] is True
         assert _line(said["setup"], "ENDPOINT") == status["sandbox"]["endpoint"]
+        assert _line(said["setup"], "SERVER SAYS") == status["sandbox"]["endpoint"]
         assert _line(said["setup"], "ME") == "arn:aws:iam::123456789012:user/labkit-sts-user"
         assert _line(said["refused"], "BEFORE") == "UnauthorizedOperation"
         assert _line(said["assume"], "ASSUMED") == "arn:aws:sts::123456789012:assumed-role/sts_role/sts-session"

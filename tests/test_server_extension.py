@@ -168,6 +168,20 @@ def test_a_terminal_has_aws_and_labkit_pointed_at_the_sandbox(lab):
         terminal.close()
 
 
+def test_a_kernel_reads_the_status_from_its_server(lab):
+    """What a notebook's first cell can show: labkit.jupyter.client.server_status()."""
+    api, _, home, log = lab
+    status = _wait(lambda: _running(api), "no running sandbox", log=log)
+    kernel = api.kernel()
+    try:
+        result = kernel.execute("from labkit.jupyter.client import server_status\n"
+                                "s = server_status(); print(s['sandbox']['state'], s['sandbox']['endpoint'], s['home'])")
+    finally:
+        kernel.close()
+    assert result.error is None, result
+    assert result.stdout.split() == ["running", status["sandbox"]["endpoint"], str(home / ".labkit")]
+
+
 def test_stopping_the_server_stops_the_sandbox_it_started(lab):
     """SIGINT, as a hub's local-process spawner stops a server (no tty: jupyter_server alone would
     exit without its clean-up); SIGTERM (Kubernetes, systemd) takes the same path."""
