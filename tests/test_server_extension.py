@@ -229,3 +229,51 @@ def test_labkit_lab_is_a_launcher_over_the_extension(tmp_path):
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
     assert not (tmp_path / "labkit" / "sandbox.json").exists()  # stopped with the lab
+
+
+def test_an_unwritable_lab_workspace_leaves_the_server_running_and_says_why(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where LABKIT_HOME's parent should be")
+    port = _free_port()
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8",
+           "LABKIT_HOME": str(blocker / "labkit"), "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTER_DATA_DIR": str(tmp_path / "data")}
+    log = tmp_path / "jupyter.log"
+    command = [str(BIN / "jupyter"), "server", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+               f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={home}"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    with open(log, "w") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        api = JupyterAPI(f"http://127.0.0.1:{port}/", TOKEN)
+
+        def status():
+            try:
+                return api.get("labkit/status").json()
+            except requests.ConnectionError:
+                return None
+
+        found = _wait(status, "the server did not answer", log=log)
+        assert found["sandbox"]["state"] == "failed"
+        assert "LABKIT_HOME" in found["sandbox"]["error"] and "Not a directory" in found["sandbox"]["error"]
+        assert api.get("api/contents").status_code == 200  # the server itself works
+        assert "Traceback" not in log.read_text()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+
+
+def test_on_a_real_account_the_status_has_no_sandbox(monkeypatch, tmp_path):
+    from labkit.jupyter.starter import StartRecord
+    from labkit.jupyter.status import lab_status
+
+    monkeypatch.setenv("LABKIT_TARGET", "aws")
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "labkit"))
+    (tmp_path / "labkit").mkdir()
+    (tmp_path / "labkit" / "progress.json").write_text('{"trust-policy": "2026-01-01T00:00:00Z"}')
+    status = lab_status(StartRecord(), None)
+    assert status["target"] == "aws" and status["sandbox"] == {"state": "not used"}
+    assert status["progress"] == {"passed": ["trust-policy"], "count": 1}

@@ -43,9 +43,17 @@ class LabkitExtension(ExtensionApp):
 
     starter: SandboxStarter
     notebooks: str | None = None
+    workspace_problem: str | None = None  # LABKIT_HOME could not be made: the lab stays off
 
     def _link_jupyter_server_extension(self, serverapp) -> None:
         super()._link_jupyter_server_extension(serverapp)
+        try:
+            workspace.home()
+        except OSError as exc:
+            self.workspace_problem = (f"the lab workspace (LABKIT_HOME) cannot be made: {exc}; set LABKIT_HOME "
+                                      "to a folder you may write")
+            self.log.warning("labkit: %s. The server runs without the lab.", self.workspace_problem)
+            return
         if self.configure_terminals and "shell_command" not in serverapp.terminado_settings:
             command = terminals.shell_command()
             if command is not None:
@@ -53,9 +61,11 @@ class LabkitExtension(ExtensionApp):
 
     def initialize_settings(self) -> None:
         self.starter = SandboxStarter(on_ready=self._sandbox_ready, logger=self.log)
+        self._graceful_sigint()
+        if self.workspace_problem:
+            return
         self._environment()
         self._notebooks()
-        self._graceful_sigint()
 
     def _graceful_sigint(self) -> None:
         """SIGINT stops the server cleanly (extensions' stop hooks included) when no terminal is there
@@ -104,7 +114,7 @@ class LabkitExtension(ExtensionApp):
                     self.log.info("labkit: the lessons are in %s (-> %s)", link, copy)
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
-        if self.start_sandbox and workspace.target_kind() == workspace.SANDBOX:
+        if self.start_sandbox and not self.workspace_problem and workspace.target_kind() == workspace.SANDBOX:
             self.starter.begin()
 
     def _sandbox_ready(self, running) -> None:

@@ -20,5 +20,6 @@ class StatusHandler(ExtensionHandlerMixin, APIHandler):
     @authorized
     async def get(self) -> None:
         extension = self.extensionapp
-        status = await asyncio.to_thread(lab_status, extension.starter.record, extension.notebooks)
+        status = await asyncio.to_thread(lab_status, extension.starter.record, extension.notebooks,
+                                         extension.workspace_problem)
         self.finish(json.dumps(status))

@@ -46,8 +46,12 @@ def sandbox_status(record: StartRecord) -> dict[str, Any]:
             "hint": "Run `labkit sandbox start` in a terminal, or any notebook: it starts on first use."}
 
 
-def lab_status(record: StartRecord, notebooks: str | None) -> dict[str, Any]:
+def lab_status(record: StartRecord, notebooks: str | None, problem: str | None = None) -> dict[str, Any]:
+    """`problem`: why the lab is off in this server (its workspace could not be made), if it is."""
     target = workspace.target_kind()
+    if problem:
+        return {"labkit": labkit.__version__, "target": target, "home": None, "notebooks": None,
+                "sandbox": {"state": FAILED, "error": problem}, "progress": None}
     return {
         "labkit": labkit.__version__,
         "target": target,
