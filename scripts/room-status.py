@@ -33,7 +33,8 @@ def row(name: str, status: dict | None, problem: str = "") -> str:
     clock = sandbox.get("clock") or {}
     ahead = f"+{clock['offset']:.0f} s" if clock.get("offset") else ("real time" if clock else "-")
     progress = status.get("progress") or {}
-    passed = f"{progress.get('count', 0)} passed" if progress else "none yet"
+    count, total = progress.get("passed", 0), progress.get("total")
+    passed = "none yet" if not count else f"{count} of {total} passed" if total else f"{count} passed"
     return f"{name:<20} {status.get('target', '?'):<8} {sandbox.get('state', '?'):<13} {ahead:<10} {passed}"
 
 

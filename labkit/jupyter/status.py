@@ -16,15 +16,29 @@ from labkit.jupyter.starter import FAILED, RUNNING, STARTING, StartRecord
 
 
 def progress() -> dict[str, Any] | None:
-    """The exercises' progress (LABKIT_HOME/progress.json: exercise id -> first passed time), or
-    None when the learner has passed none yet or the file cannot be read."""
+    """The learner's exercises: {"passed": n, "total": m, "exercises": [IDs passed]}.
+
+    From labkit.exercises when it is installed (its `summary()`, what `labkit progress --json`
+    prints); otherwise read from LABKIT_HOME/progress.json (exercise ID -> first passed time),
+    with "total" None. None when that file cannot be read.
+    """
+    try:
+        from labkit.exercises.progress import summary
+    except ImportError:
+        summary = None
+    if summary is not None:
+        found = summary()
+        return {"passed": found["passed"], "total": found["total"],
+                "exercises": [e["id"] for e in found["exercises"] if e.get("passed_at")]}
     try:
         passed = json.loads((workspace.home() / "progress.json").read_text())
+    except FileNotFoundError:
+        passed = {}
     except (OSError, ValueError):
         return None
     if not isinstance(passed, dict):
         return None
-    return {"passed": sorted(passed), "count": len(passed)}
+    return {"passed": len(passed), "total": None, "exercises": sorted(passed)}
 
 
 def sandbox_status(record: StartRecord) -> dict[str, Any]:
