@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-.PHONY: lab test browser lint bench clean
+.PHONY: lab test browser proxy lint bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sts-labkit needs Python 3.11 or newer")'
@@ -18,12 +18,16 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(BIN)/labkit lab $(if $(PORT),--port $(PORT))
 
-test: $(STAMP) browser
+test: $(STAMP) browser proxy
 	$(BIN)/python -m pytest
 
 # The browser test drives JupyterLab in Debian's Chromium (Playwright cannot download browsers here).
 browser:
 	@command -v chromium >/dev/null 2>&1 || scripts/install-chromium
+
+# The JupyterHub test runs the hub's proxy, configurable-http-proxy from npm (into .venv/node).
+proxy:
+	@scripts/install-configurable-http-proxy $(VENV)/node
 
 lint: $(STAMP)
 	$(BIN)/ruff check labkit tests bench

@@ -16,15 +16,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from labkit.errors import LabError
 
-ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "notebooks"
-DOCS = (ROOT / "docs" / "terminal-walkthrough.md",)  # what a learner needs beside the lessons
+ROOT = Path(__file__).resolve().parents[1]  # the clone, when labkit is installed from one (pip install -e)
+SHARED = Path(sys.prefix) / "share" / "sts-labkit"  # where a regular install puts the lessons (pyproject)
+DOCS = ("terminal-walkthrough.md",)  # what a learner needs beside the lessons, from docs/
 COPY_VARIABLE = "LABKIT_NOTEBOOKS"
 BACKUPS = "backups"
 
@@ -59,14 +60,34 @@ class Copied:
         return f"{line} (yours is kept as {self.backup})" if self.backup else line
 
 
+def source_dir() -> Path:
+    """The lessons as committed: the clone's notebooks/, else the copy a regular install puts in
+    <prefix>/share/sts-labkit/notebooks (a hub's image, TLJH's user environment)."""
+    for folder in (ROOT / "notebooks", SHARED / "notebooks"):
+        if any(folder.glob("[0-9][0-9]-*.ipynb")):
+            return folder
+    return ROOT / "notebooks"
+
+
 def copy_dir() -> Path:
-    """Where the learner's copy lives: LABKIT_NOTEBOOKS, else my-notebooks/ beside notebooks/."""
+    """Where the learner's copy lives: LABKIT_NOTEBOOKS if set; my-notebooks/ in the clone for
+    the clone's own lab; else the workspace's notebooks/ (LABKIT_HOME/notebooks): one per learner
+    on a hub (JUPYTERHUB_USER), one per workspace when LABKIT_HOME names one, and the only place
+    a regular install can write."""
     configured = os.environ.get(COPY_VARIABLE, "").strip()
-    return Path(configured).expanduser() if configured else ROOT / "my-notebooks"
+    if configured:
+        return Path(configured).expanduser()
+    own_workspace = os.environ.get("LABKIT_HOME") or os.environ.get("JUPYTERHUB_USER")
+    if own_workspace or source_dir() != ROOT / "notebooks":
+        from labkit import workspace
+
+        return workspace.home() / "notebooks"
+    return ROOT / "my-notebooks"
 
 
-def lessons(source: Path = SOURCE) -> list[Path]:
+def lessons(source: Path | None = None) -> list[Path]:
     """The lesson notebooks, in order (01-..., 02-..., ...)."""
+    source = source or source_dir()
     if not source.is_dir():
         raise LabError(f"The lessons folder {source} is missing: run the lab from a clone of sts-labkit.")
     return sorted(p for p in source.glob("[0-9][0-9]-*.ipynb") if p.is_file())
@@ -75,14 +96,18 @@ def lessons(source: Path = SOURCE) -> list[Path]:
 def _files(source: Path) -> list[tuple[Path, str]]:
     """(original, name in the copy) for every file the copy holds."""
     files = [(p, p.name) for p in lessons(source)]
-    files += [(doc, f"docs/{doc.name}") for doc in DOCS if doc.is_file()]
+    for name in DOCS:
+        doc = next((d for d in (source.parent / "docs" / name, SHARED / "docs" / name) if d.is_file()), None)
+        if doc is not None:
+            files.append((doc, f"docs/{name}"))
     return files
 
 
-def ensure_copy(dest: Path | None = None, source: Path = SOURCE) -> list[Copied]:
+def ensure_copy(dest: Path | None = None, source: Path | None = None) -> list[Copied]:
     """Make the learner's copy: every lesson (and doc) not there yet is copied; what is there is
     never touched. Safe to call at every start. Returns what it did, file by file."""
     dest = dest or copy_dir()
+    source = source or source_dir()
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -121,11 +146,12 @@ def _select(wanted: list[str], source: Path) -> list[Path]:
     return chosen
 
 
-def reset(wanted: list[str] | None = None, dest: Path | None = None, source: Path = SOURCE,
+def reset(wanted: list[str] | None = None, dest: Path | None = None, source: Path | None = None,
           now: datetime | None = None) -> list[Copied]:
     """Put fresh copies of the chosen lessons (all when none is named) in the learner's folder.
     A learner's copy that differs from the original is moved to backups/ first, never lost."""
     dest = dest or copy_dir()
+    source = source or source_dir()
     chosen = _select(list(wanted or []), source)
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
     done = []

@@ -1,5 +1,5 @@
-"""`labkit lab` (what `make lab` runs): JupyterLab on 127.0.0.1 with the notebooks, and terminals
-in which the walk-through's `aws` and `labkit` commands work against the lab's sandbox."""
+"""`labkit lab` (what `make lab` runs): JupyterLab on 127.0.0.1 with the notebooks. Its terminals and
+sandbox come from labkit's server extension: tests/test_server_extension.py."""
 
 from __future__ import annotations
 
@@ -15,21 +15,6 @@ import urllib.request
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-
-
-def test_terminals_get_the_lab_path_and_the_sandbox(sandbox, tmp_path):
-    from labkit.cli.jupyter import _jupyter_config
-
-    config = json.loads(_jupyter_config(str(BIN)).read_text())
-    shell = config["ServerApp"]["terminado_settings"]["shell_command"]
-    # what a login shell leaves after /etc/profile: no venv on PATH, no AWS variables
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LABKIT_HOME": os.environ["LABKIT_HOME"],
-           "TERM": "dumb"}
-    probe = "command -v aws labkit; echo endpoint=$AWS_ENDPOINT_URL; aws sts get-caller-identity --profile labkit-admin --query Arn --output text"
-    result = subprocess.run([*shell[:-1], "-i", "-c", probe], env=env, capture_output=True, text=True, timeout=120)
-    assert f"{BIN}/aws" in result.stdout and f"{BIN}/labkit" in result.stdout, result
-    assert f"endpoint={sandbox.endpoint}" in result.stdout
-    assert "arn:aws:iam::123456789012:user/labkit-admin" in result.stdout
 
 
 def _free_port() -> int:
@@ -62,7 +47,7 @@ def test_labkit_lab_serves_the_learners_copy_on_loopback(sandbox, tmp_path):
             names = {item["name"] for item in json.loads(resp.read())["content"]}
         lessons = {p.name for p in (Path(__file__).resolve().parents[1] / "notebooks").glob("0*.ipynb")}
         assert names == lessons | {"README.md", "docs"}, names  # no conftest.py
-        assert f"Your notebooks: {mine} ({len(lessons) + 1} files copied from notebooks/ just now)" in log.read_text()
+        assert f"Your notebooks: {mine} ({len(lessons) + 1} files copied from the lessons just now)" in log.read_text()
         listening = [line.split()[1] for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
                      if line.split()[3] == "0A"]  # state LISTEN
         assert f"0100007F:{port:04X}" in listening  # 127.0.0.1 ...

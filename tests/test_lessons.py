@@ -75,5 +75,21 @@ def test_labkit_notebooks_reset_on_the_command_line(tmp_path):
 
 
 def test_the_repositorys_notebooks_are_not_the_copy():
-    assert lessons.copy_dir() != lessons.SOURCE
+    assert lessons.copy_dir() != lessons.source_dir()
     assert "my-notebooks/" in (lessons.ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_where_the_copy_lives(monkeypatch, tmp_path):
+    """my-notebooks/ in the clone for the clone's own lab; the workspace's notebooks/ for a learner on
+    a hub or a workspace named by LABKIT_HOME; LABKIT_NOTEBOOKS above both."""
+    for name in ("LABKIT_HOME", "JUPYTERHUB_USER", lessons.COPY_VARIABLE):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert lessons.copy_dir() == lessons.ROOT / "my-notebooks"
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    assert lessons.copy_dir() == tmp_path / ".labkit" / "notebooks"
+    monkeypatch.delenv("JUPYTERHUB_USER")
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "room"))
+    assert lessons.copy_dir() == tmp_path / "room" / "notebooks"
+    monkeypatch.setenv(lessons.COPY_VARIABLE, str(tmp_path / "elsewhere"))
+    assert lessons.copy_dir() == tmp_path / "elsewhere"

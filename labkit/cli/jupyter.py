@@ -1,12 +1,16 @@
-"""`labkit lab`: start the sandbox (unless the target is a real account) and open JupyterLab on the
-learner's own copy of the lessons; `labkit notebooks reset [NN ...]`: start lessons over."""
+"""`labkit lab`: JupyterLab on 127.0.0.1, opened on the learner's own copy of the lessons;
+`labkit notebooks path|reset [NN ...]`: where that copy is, and starting lessons over.
+
+`labkit lab` is a thin launcher: the lab itself (the sandbox started in the background, terminals
+with `aws` and `labkit` and the lab's AWS settings, GET /labkit/status) is labkit's Jupyter server
+extension (labkit/jupyter), which any `jupyter lab` in this environment loads.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -48,34 +52,6 @@ def run_reset(args: argparse.Namespace) -> int:
     return 0
 
 
-TERMINAL_RC = """\
-# sts-labkit: JupyterLab terminals read this (bash --rcfile); it is rewritten by `labkit lab`.
-[ -f "$HOME/.bashrc" ] && . "$HOME/.bashrc"
-export PATH="{bin_dir}:$PATH"
-eval "$(labkit env)"
-echo "sts-labkit: aws and labkit here use the lab's own AWS files{where}."
-echo "Try: aws sts get-caller-identity --profile labkit-admin   (docs/terminal-walkthrough.md)"
-"""
-
-
-def _jupyter_config(bin_dir: str) -> Path:
-    """A Jupyter config for this lab: terminals start bash with the lab's PATH and AWS settings
-    (a login shell would reset PATH from /etc/profile and lose the venv's `aws` and `labkit`)."""
-    from labkit import workspace
-
-    home = workspace.home()
-    config: dict = {}
-    bash = shutil.which("bash")
-    if bash:
-        where = " and the local sandbox" if workspace.target_kind() == workspace.SANDBOX else " and the real account"
-        rc = home / "terminal-bashrc"
-        rc.write_text(TERMINAL_RC.format(bin_dir=bin_dir, where=where))
-        config = {"ServerApp": {"terminado_settings": {"shell_command": [bash, "--rcfile", str(rc), "-i"]}}}
-    path = home / "jupyter_lab_config.json"
-    path.write_text(json.dumps(config, indent=2))
-    return path
-
-
 def _lab_settings() -> Path:
     """JupyterLab settings overrides: no "get Jupyter news?" pop-up over the first lesson."""
     from labkit import workspace
@@ -88,27 +64,19 @@ def _lab_settings() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    env = dict(os.environ)
-    from labkit import workspace
-
-    if workspace.target_kind() == workspace.SANDBOX:
-        from labkit.sandbox import lifecycle
-
-        running, _ = lifecycle.start()
-        env.update(lifecycle.env_exports(running))  # terminals opened in JupyterLab use the sandbox
-        print(f"Sandbox at {running.endpoint}; JupyterLab terminals are pointed at it.")
-    bin_dir = str(Path(sys.executable).parent)
-    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
     folder = lessons.copy_dir()
     made = [c for c in lessons.ensure_copy(folder) if c.action == "copied"]
-    print(f"Your notebooks: {folder}" + (f" ({len(made)} files copied from notebooks/ just now)" if made else "")
+    print(f"Your notebooks: {folder}" + (f" ({len(made)} files copied from the lessons just now)" if made else "")
           + "; `labkit notebooks reset NN` starts a lesson over.")
+    bin_dir = str(Path(sys.executable).parent)
+    env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
+    env[lessons.COPY_VARIABLE] = str(folder)  # the extension, kernels and terminals name the same copy
     command = [sys.executable, "-m", "jupyter", "lab", "--ip=127.0.0.1", f"--port={args.port}",
-               f"--ServerApp.root_dir={folder}", f"--config={_jupyter_config(bin_dir)}",
-               f"--LabApp.app_settings_dir={_lab_settings()}"]
+               f"--ServerApp.root_dir={folder}", f"--LabApp.app_settings_dir={_lab_settings()}"]
     if args.no_browser or not os.environ.get("DISPLAY") and sys.platform.startswith("linux"):
         command.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # containers and CI machines often run as root
+    print("JupyterLab opens on your notebooks; the sandbox starts beside it.")
     os.execvpe(command[0], command, env)
     return 0  # not reached

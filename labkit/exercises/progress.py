@@ -12,17 +12,16 @@ is what notebook 01 shows.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import getpass
 import html
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from labkit import workspace
+from labkit.errors import LabError
 from labkit.exercises.registry import EXERCISES, entry
 
 FILE = "progress.json"
@@ -33,14 +32,9 @@ def path() -> Path:
     return workspace.home() / FILE
 
 
-@contextlib.contextmanager
-def _locked() -> Iterator[None]:
-    fd = os.open(workspace.home() / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
+def _locked() -> contextlib.AbstractContextManager[None]:
+    """The workspace's lock for progress (filelock: never follows a link planted in its place)."""
+    return workspace.locked(LOCK, waiting_for="the progress file")
 
 
 def _now() -> str:
@@ -50,10 +44,11 @@ def _now() -> str:
 def _read() -> tuple[dict[str, str], str | None]:
     """The recorded passes, and a sentence when the file had to be read around (else None)."""
     try:
-        data = json.loads(path().read_text())
-    except FileNotFoundError:
-        return {}, None
-    except (OSError, ValueError) as exc:
+        text = workspace.read_private(path())  # never through a link
+        if text is None:
+            return {}, None
+        data = json.loads(text)
+    except (OSError, ValueError, LabError) as exc:
         return {}, f"{path()} could not be read ({exc}); it starts again from nothing"
     if not isinstance(data, dict):
         return {}, f"{path()} does not hold an object; it starts again from nothing"
