@@ -164,7 +164,7 @@ def test_assume_role_panel_in_jupyterlab(jupyterlab):
             page.set_default_timeout(TIMEOUT_MS)
             shot = lambda name: page.screenshot(path=str(ARTIFACTS / f"{name}.png"))  # noqa: E731
 
-            page.goto(f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK}")
+            page.goto(f"http://127.0.0.1:{port}/lab/workspaces/panel/tree/{NOTEBOOK}")
             page.wait_for_function(KERNEL_READY, polling=200)
 
             # Run > Run All Cells (once more if the kernel was not listening yet), then wait
@@ -335,7 +335,9 @@ def test_an_exercise_in_jupyterlab_says_what_is_wrong_then_passes(jupyterlab):
     page.set_default_timeout(TIMEOUT_MS)
     shot = lambda name: page.screenshot(path=str(ARTIFACTS / f"{name}.png"))  # noqa: E731
     try:
-        page.goto(f"http://127.0.0.1:{port}/lab/tree/{EXERCISE_NOTEBOOK}")
+        # a workspace of its own: the panel test's notebook is not reopened beside this one, where
+        # Run > Run All Cells could reach it instead (JupyterLab restores a workspace's open tabs)
+        page.goto(f"http://127.0.0.1:{port}/lab/workspaces/exercise/tree/{EXERCISE_NOTEBOOK}")
         page.wait_for_function(KERNEL_READY, polling=200)
         _run_all(page, PlaywrightTimeout)
         # The cells by their place in the notebook (the exercise's text is about to change), shown.
