@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# JupyterLab on your copy of the notebooks (my-notebooks/); PORT=8899 make lab for another port.
 lab: $(STAMP)
-	$(BIN)/labkit lab
+	$(BIN)/labkit lab $(if $(PORT),--port $(PORT))
 
 test: $(STAMP) browser proxy
 	$(BIN)/python -m pytest

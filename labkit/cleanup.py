@@ -20,7 +20,17 @@ from botocore.exceptions import ClientError
 from labkit import workspace
 from labkit.credentials import mask
 from labkit.errors import LabError
-from labkit.lab import LEARNER_TAG, PREFIX, TAG, Names, Step, error_code, pages
+from labkit.names import (
+    LEARNER_TAG,
+    PREFIX,
+    ROLE_PROFILE,
+    SESSION_PROFILES,
+    TAG,
+    Names,
+    Step,
+    error_code,
+    pages,
+)
 from labkit.target import Target
 
 FAILED = "failed"
@@ -179,6 +189,34 @@ def _local_profiles(removed_keys: list[str], names: Names, user_remains: bool) -
     return stale
 
 
+def _walkthrough_profiles(role_arns: set[str]) -> list[tuple[str, str]]:
+    """(kind, profile) the walk-through's steps left in the lab's own files: a session's keys
+    (sts-session), a credential_process profile (sts-process), and the role profile of
+    `labkit setup` (sts-role) when its role is one of `role_arns` (being removed, or gone)."""
+    found = []
+    creds = configparser.ConfigParser(interpolation=None)
+    creds.read(workspace.credentials_file())
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(workspace.config_file())
+    for profile in SESSION_PROFILES:
+        if creds.has_section(profile) or config.has_section(f"profile {profile}"):
+            found.append(("session profile", profile))
+    section = f"profile {ROLE_PROFILE}"
+    if config.has_section(section) and config[section].get("role_arn") in role_arns:
+        found.append(("CLI profile", ROLE_PROFILE))
+    return found
+
+
+def _forget_profiles(role_arns: set[str], dry_run: bool) -> list[Step]:
+    steps = []
+    for what, profile in _walkthrough_profiles(role_arns):
+        if not dry_run:
+            workspace.remove_credentials_profile(profile)
+            workspace.remove_config_profile(profile)
+        steps.append(Step(what, profile, "removed"))
+    return steps
+
+
 def cleanup(target: Target, names: Names | None = None, dry_run: bool = False,
             everyone: bool = False) -> list[Step]:
     """Everything the lab created in the target, removed (or, with dry_run, listed).
@@ -193,7 +231,8 @@ def cleanup(target: Target, names: Names | None = None, dry_run: bool = False,
     removed_keys: list[str] = []
     for user in users:
         removed_keys += _remove_user(remove, user)
-    for role in lab_roles(iam, names, everyone):
+    roles = lab_roles(iam, names, everyone)
+    for role in roles:
         _remove_role(remove, role)
     user_failed = any(s.what == "IAM user" and s.action == FAILED for s in remove.steps)
     remains = user_failed or _exists(iam, names.user, users)
@@ -202,6 +241,9 @@ def cleanup(target: Target, names: Names | None = None, dry_run: bool = False,
             workspace.remove_credentials_profile(profile)
             workspace.remove_config_profile(profile)
         remove.steps.append(Step("lab-local profile", profile, "removed"))
+    role_arns = {f"arn:aws:iam::{target.account_id}:role/{r}" for r in roles
+                 if not any(s.what == "IAM role" and s.name == r and s.action == FAILED for s in remove.steps)}
+    remove.steps += _forget_profiles(role_arns | _gone_role_arns(iam, target, names), dry_run)
     steps = remove.steps
     if dry_run:
         return [Step(s.what, s.name, "would be " + s.action) for s in steps]
@@ -223,11 +265,25 @@ def _exists(iam, user: str, removed: list[str]) -> bool:
     return True
 
 
+def _gone_role_arns(iam, target: Target, names: Names) -> set[str]:
+    """The lab role's ARN when that role no longer exists (its role profile is then stale)."""
+    try:
+        iam.get_role(RoleName=names.role)
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return {f"arn:aws:iam::{target.account_id}:role/{names.role}"}
+        raise
+    return set()
+
+
 def leftovers(target: Target, names: Names | None = None, everyone: bool = False) -> list[str]:
     """What the lab made that still exists (empty after a complete cleanup)."""
     names = names or Names.for_target(target)
     iam = target.client("iam")
     found = [f"user/{u}" for u in lab_users(iam, names, everyone)]
-    found += [f"role/{r}" for r in lab_roles(iam, names, everyone)]
+    roles = lab_roles(iam, names, everyone)
+    found += [f"role/{r}" for r in roles]
     stale = _local_profiles([], names, user_remains=_exists(iam, names.user, []))
-    return found + [f"lab-local profile {p}" for p in stale]
+    found += [f"lab-local profile {p}" for p in stale]
+    gone = _gone_role_arns(iam, target, names)
+    return found + [f"{what} {p}" for what, p in _walkthrough_profiles(gone)]

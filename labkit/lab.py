@@ -19,11 +19,10 @@ bounded backoff and a progress line, and say clearly what is still wrong if IAM 
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import unquote
@@ -31,82 +30,27 @@ from urllib.parse import unquote
 from botocore.exceptions import ClientError
 
 from labkit import policies, workspace
-from labkit.credentials import TemporaryCredentials
+from labkit.cleanup import cleanup, leftovers
+from labkit.credentials import TemporaryCredentials, mask
 from labkit.errors import LabError
+from labkit.names import (  # noqa: F401  (re-exported: `from labkit.lab import Names` keeps working)
+    LEARNER_TAG,
+    MAX_NAME,
+    PREFIX,
+    SUFFIX_VARIABLE,
+    TAG,
+    Names,
+    Step,
+    check_learner,
+    error_code,
+    pages,
+)
 from labkit.outcomes import Outcome, attempt
-from labkit.target import Target
+from labkit.target import IAM_WAIT, MAX_BACKOFF, SANDBOX_MARGIN, Target  # noqa: F401
 
-TAG = {"Key": "labkit", "Value": "sts-labkit"}
-LEARNER_TAG = "labkit-learner"  # second tag, with LABKIT_NAME_SUFFIX: whose resources these are
-PREFIX = "labkit-"
-SUFFIX_VARIABLE = "LABKIT_NAME_SUFFIX"
 MIN_DURATION, MAX_DURATION = 900, 43200
-IAM_WAIT = 45.0  # seconds to wait for IAM to propagate after the lab changed it (AWS: seconds)
-SANDBOX_MARGIN = 3.0  # on top of the sandbox's simulated --iam-delay
-MAX_BACKOFF = 8.0  # longest pause between two attempts while waiting for IAM
-MAX_NAME = 64  # IAM user and role names
-_SUFFIX = re.compile(r"[A-Za-z0-9._@-]{1,32}")
-_CHANGES_FILE = "iam-changes.json"
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Names:
-    user: str = "labkit-sts-user"
-    role: str = "sts_role"
-    user_policy: str = "labkit-assume-role"
-    role_policy: str = "labkit-ec2-read"
-    profile: str = "default"
-    session: str = "sts-session"
-    learner: str = ""  # LABKIT_NAME_SUFFIX: appended to user and role, and tagged, in a real account
-
-    @classmethod
-    def for_target(cls, target: Target, **overrides: str) -> Names:
-        """The names in this target. Sandbox: the walk-through's. Real account: `labkit-` prefix
-        on user and role, plus `-<suffix>` when LABKIT_NAME_SUFFIX (or `learner=`) is set."""
-        learner = overrides.pop("learner", None)
-        if learner is None:
-            learner = os.environ.get(SUFFIX_VARIABLE, "").strip()
-        names = cls(**overrides)
-        if target.is_sandbox:
-            return names
-        user, role = (n if n.startswith(PREFIX) else PREFIX + n for n in (names.user, names.role))
-        if learner:
-            check_learner(learner)
-            end = f"-{learner}"  # names recorded by an earlier run already carry it
-            user, role = (n if n.endswith(end) else n + end for n in (user, role))
-        for what, name in (("user", user), ("role", role)):
-            if len(name) > MAX_NAME:
-                raise LabError(f"The IAM {what} name '{name}' is {len(name)} characters long; IAM allows "
-                               f"{MAX_NAME}. Use a shorter {SUFFIX_VARIABLE}.")
-        return replace(names, user=user, role=role, learner=learner)
-
-    @property
-    def tags(self) -> list[dict[str, str]]:
-        """The tags every user and role the lab creates carries."""
-        return [TAG] + ([{"Key": LEARNER_TAG, "Value": self.learner}] if self.learner else [])
-
-
-def check_learner(suffix: str) -> str:
-    if not _SUFFIX.fullmatch(suffix):
-        raise LabError(f"{SUFFIX_VARIABLE}='{suffix}' cannot be part of an IAM name: use 1 to 32 letters, "
-                       "digits or . _ @ - (for example the learner's login, alice or seat-07).")
-    return suffix
-
-
-@dataclass
-class Step:
-    """What one step did: created, updated, found, removed (or, in cleanup, failed and why)."""
-
-    what: str
-    name: str
-    action: str
-    detail: str = ""
-
-    def __str__(self) -> str:
-        line = f"{self.action:>8}  {self.what} {self.name}"
-        return f"{line}: {self.detail}" if self.detail else line
 
 
 @dataclass
@@ -123,6 +67,14 @@ class Session:
     def expiration(self) -> datetime:
         assert self.credentials.expiration is not None
         return self.credentials.expiration
+
+    @classmethod
+    def from_response(cls, response: dict, duration: int, issued_at: datetime | None = None) -> Session:
+        """From the response of `sts.assume_role(...)` with DurationSeconds=`duration`."""
+        creds = TemporaryCredentials.from_assume_role_response(response)
+        user = response.get("AssumedRoleUser") or {}
+        return cls(creds, user.get("Arn", ""), user.get("AssumedRoleId", ""), duration,
+                   issued_at or datetime.now(UTC))
 
     def fields(self) -> dict:
         masked = self.credentials.masked()
@@ -155,6 +107,8 @@ class Lab:
     def __post_init__(self) -> None:
         if self.names is None:
             self.names = Names.for_target(self.target)
+        if self.target.explain_refusal is None:  # the target's sessions explain AssumeRole refusals
+            self.target.explain_refusal = self._assume_problem
 
     # --- names and ARNs ------------------------------------------------------------------------------
 
@@ -177,42 +131,19 @@ class Lab:
     # --- remembering when the lab last changed IAM (also across processes: `labkit setup`, then
     # a notebook) --------------------------------------------------------------------------------------
 
-    def _changes_key(self) -> str:
-        return f"{self.target.kind} {self.target.endpoint or ''} {self.account_id}"
-
     def _changed(self) -> None:
         self._changed_at = self.now()
-        path = workspace.home() / _CHANGES_FILE
-        try:
-            saved = json.loads(path.read_text())
-        except (OSError, ValueError):
-            saved = {}
-        saved[self._changes_key()] = self._changed_at
-        workspace.write_private(path, json.dumps(saved))
+        self.target.note_iam_change(self._changed_at)
 
     def last_change(self) -> float:
         """When (time.time) the lab last changed IAM in this account, here or in another process."""
-        try:
-            saved = float(json.loads((workspace.home() / _CHANGES_FILE).read_text()).get(self._changes_key(), 0))
-        except (OSError, ValueError, TypeError, AttributeError):
-            saved = 0.0
-        if saved > self.now():  # written by a clock ahead of ours: do not trust it
-            saved = 0.0
-        return max(self._changed_at, saved)
+        return max(self._changed_at, self.target.last_iam_change(self.now()))
 
     def wait_budget(self) -> float:
         """How long after a change the lab keeps retrying what IAM refuses."""
         if self.iam_wait is not None:
             return float(self.iam_wait)
-        if not self.target.is_sandbox:
-            return IAM_WAIT
-        from labkit.sandbox import lifecycle
-
-        try:
-            delay = float((lifecycle.status() or {}).get("faults", {}).get("iam_delay", 0.0))
-        except (LabError, TypeError, ValueError):
-            return 0.0
-        return delay + SANDBOX_MARGIN if delay else 0.0
+        return self.target.wait_budget()
 
     def _patiently(self, what: str, call: Callable[[], T], retry: Callable[[ClientError], bool],
                    diagnose: Callable[[], str | None] | None = None, hint: str = "") -> T:
@@ -315,6 +246,34 @@ class Lab:
         workspace.write_config_profile(self.names.profile, settings)
         self._changed()
         return Step("access key", f"profile {self.names.profile}", "created")
+
+    def keep_user_key(self, key: dict) -> list[Step]:
+        """Keep the key `iam.create_access_key(...)` just returned as the user's profile (`default`
+        in the lab's credentials file, mode 0600), and delete the user's other keys, which the lab
+        can no longer use (IAM allows 2 keys per user, so re-running the create stays possible)."""
+        self.target.require_confirmed()
+        if not isinstance(key, dict) or not {"AccessKeyId", "SecretAccessKey"} <= set(key):
+            raise LabError("keep_user_key() takes the 'AccessKey' of the create_access_key response: "
+                           "iam.create_access_key(UserName=USER)[\"AccessKey\"].")
+        if key.get("UserName", self.names.user) != self.names.user:
+            raise LabError(f"That key belongs to {key['UserName']}, not to the lab's user {self.names.user}.")
+        workspace.write_credentials_profile(self.names.profile, key["AccessKeyId"], key["SecretAccessKey"])
+        settings = {"region": self.target.region, "output": "json"}
+        if self.target.endpoint:
+            settings["endpoint_url"] = self.target.endpoint
+        workspace.write_config_profile(self.names.profile, settings)
+        steps = [Step("access key", mask(key["AccessKeyId"]), "kept", f"profile {self.names.profile} in "
+                      f"{workspace.credentials_file().name} (mode 0600)")]
+        for old in self.iam.list_access_keys(UserName=self.names.user)["AccessKeyMetadata"]:
+            if old["AccessKeyId"] != key["AccessKeyId"]:
+                try:
+                    self.iam.delete_access_key(UserName=self.names.user, AccessKeyId=old["AccessKeyId"])
+                except ClientError as exc:
+                    if error_code(exc) != "NoSuchEntity":
+                        raise
+                steps.append(Step("access key", mask(old["AccessKeyId"]), "deleted", "an older key of the user"))
+        self._changed()
+        return steps
 
     def _new_principal(self, exc: ClientError) -> bool:
         """AWS refuses a trust policy naming a user it created a moment ago ('Invalid principal')."""
@@ -448,9 +407,7 @@ class Lab:
             diagnose=(lambda: self._assume_problem(role_arn)) if as_user else None,
             hint=f"check that the trust policy of {role_arn} names {caller} and that {caller}'s "
                  f"policy allows sts:AssumeRole on {role_arn}")
-        creds = TemporaryCredentials.from_assume_role_response(resp)
-        user = resp["AssumedRoleUser"]
-        return Session(creds, user["Arn"], user["AssumedRoleId"], duration, issued)
+        return Session.from_response(resp, duration, issued)
 
     def _assume_problem(self, role_arn: str) -> str | None:
         """Why the lab user cannot assume `role_arn`, read from the policies; None if they look right."""
@@ -490,15 +447,16 @@ class Lab:
                       for n in pages(iam, "list_user_policies", "PolicyNames", UserName=user)]
             if evaluate(inline, request).decision is not Decision.ALLOW:
                 return (f"no policy of user {user} allows sts:AssumeRole on {role_arn}: give it one "
-                        "(lab.ensure_user_policy())")
+                        "(iam.put_user_policy, as in notebook 02; or lab.ensure_user_policy())")
         except (ClientError, PolicyError, KeyError, TypeError):
             return None
         return None
 
     def try_assume_role(self, duration: int = MIN_DURATION, session_name: str | None = None,
                         **kwargs) -> Outcome:
-        """AssumeRole, with AWS's refusal returned as an Outcome instead of raised."""
-        return attempt("AssumeRole", lambda: self.assume_role(duration, session_name, **kwargs))
+        """AssumeRole; every refusal comes back as an Outcome instead of raised: AWS's (AccessDenied,
+        ValidationError, ...) and the lab's own check of the input (a duration of 60 s)."""
+        return attempt("AssumeRole", lambda: self.assume_role(duration, session_name, **kwargs), checks=True)
 
     # --- EC2 probe -------------------------------------------------------------------------------------
 
@@ -534,18 +492,10 @@ class Lab:
 
     def cleanup(self, dry_run: bool = False, everyone: bool = False) -> list[Step]:
         """Everything the lab made (this learner's; with `everyone`, every learner's)."""
-        from labkit.cleanup import cleanup
-
         return cleanup(self.target, self.names, dry_run=dry_run, everyone=everyone)
 
     def leftovers(self) -> list[str]:
-        from labkit.cleanup import leftovers
-
         return leftovers(self.target, self.names)
-
-
-def error_code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
 
 
 def _message(exc: ClientError) -> str:
@@ -555,11 +505,6 @@ def _message(exc: ClientError) -> str:
 def _document(value: Any) -> Any:
     """A policy document as IAM returns it (boto3 decodes it; some endpoints send it URL-encoded)."""
     return json.loads(unquote(value)) if isinstance(value, str) else value
-
-
-def pages(iam, operation: str, key: str, **kwargs) -> list:
-    """Every item of a paginated IAM listing."""
-    return [item for page in iam.get_paginator(operation).paginate(**kwargs) for item in page[key]]
 
 
 def _tags(iam, operation: str, **kwargs) -> list[dict]:

@@ -27,6 +27,13 @@ EXPLANATIONS = {
     "SignatureDoesNotMatch": "The secret key does not match the access key, or the clock is off.",
     "Throttling": "Too many requests at once: the lab retries by itself.",
     "NoSuchEntity": "That IAM user, role or policy does not exist.",
+    "EntityAlreadyExists": "Something with that name exists already: use it, or choose another name.",
+    "DeleteConflict": "IAM removes nothing that still has parts attached: remove its access keys "
+    "and policies first, then the user or role itself.",
+    "LimitExceeded": "An IAM quota was reached (an IAM user may have at most 2 access keys): delete "
+    "one you no longer use.",
+    "MalformedPolicyDocument": "IAM could not read the policy document: fix the element the message "
+    "names.",
 }
 
 
@@ -39,6 +46,7 @@ class Outcome:
     message: str | None = None
     status: int | None = None
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    by_lab: bool = False  # refused by the lab's own check of the input, before anything was sent
 
     @property
     def explanation(self) -> str | None:
@@ -47,11 +55,15 @@ class Outcome:
     def summary(self) -> str:
         if self.ok:
             return f"{self.operation}: allowed"
+        if self.by_lab:
+            return f"{self.operation}: not sent (the lab's check of the input)"
         return f"{self.operation}: refused with {self.code}"
 
     def __str__(self) -> str:
         if self.ok:
             return self.summary()
+        if self.by_lab:
+            return f"{self.summary()}\n  {self.message}"
         lines = [f"{self.operation}: refused", f"  An error occurred ({self.code}) when calling the "
                  f"{self.operation} operation: {self.message}"]
         if self.explanation:
@@ -64,6 +76,9 @@ class Outcome:
     def _repr_html_(self) -> str:
         if self.ok:
             return f"<b style='color:#1a7f37'>✔ {html.escape(self.operation)}: allowed</b>"
+        if self.by_lab:
+            return (f"<b style='color:#cf222e'>✘ {html.escape(self.summary())}</b><br>"
+                    f"{html.escape(self.message or '')}")
         parts = [f"<b style='color:#cf222e'>✘ {html.escape(self.operation)}: refused with "
                  f"<code>{html.escape(self.code or '')}</code></b>",
                  f"<pre style='white-space:pre-wrap'>{html.escape(self.message or '')}</pre>"]
@@ -72,13 +87,29 @@ class Outcome:
         return "<br>".join(parts)
 
 
-def attempt(operation: str, call: Callable[[], Any]) -> Outcome:
-    """Run one AWS call; an AWS error becomes a refused Outcome, exactly as AWS sent it."""
+def refusal(operation: str, exc: ClientError) -> Outcome:
+    """AWS's refusal of one call, exactly as AWS sent it."""
+    error = exc.response.get("Error", {})
+    return Outcome(operation, False, code=error.get("Code"), message=error.get("Message"),
+                   status=exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
+
+
+def attempt(operation: str, call: Callable[[], Any], checks: bool = False) -> Outcome:
+    """Run one AWS call; an AWS error becomes a refused Outcome, exactly as AWS sent it.
+
+    With `checks`, a refusal before sending (the lab's LabError, boto3's parameter validation)
+    is an Outcome too (`by_lab`), so that every refusal is handled the same way."""
     try:
         return Outcome(operation, True, call())
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        return Outcome(operation, False, code=error.get("Code"), message=error.get("Message"),
-                       status=exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
+        return refusal(operation, exc)
     except ParamValidationError as exc:
-        raise LabError(f"boto3 refused to send {operation}: {exc.kwargs.get('report', exc)}") from None
+        report = str(exc.kwargs.get("report", exc)).strip()
+        if checks:
+            return Outcome(operation, False, code="ParamValidationError", by_lab=True,
+                           message=f"boto3 did not send it: {report}")
+        raise LabError(f"boto3 refused to send {operation}: {report}") from None
+    except LabError as exc:
+        if not checks:
+            raise
+        return Outcome(operation, False, code="LabError", message=str(exc), by_lab=True)

@@ -13,7 +13,7 @@ drawn with matplotlib's object API (no pyplot state), so it works under the Agg 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -59,13 +59,21 @@ class Timeline:
     marks: list[Mark] = field(default_factory=list)
     _before_start: int = 0  # probes recorded before start(): made before the session existed
 
-    def start(self, session) -> None:
-        """Take issue and expiry from a Session: Expiration, and Expiration minus the duration
-        (both on the clock of whoever issued it). AWS gives whole seconds, so a probe made a
-        fraction of a second before AssumeRole can carry a later time than `issued`: what was
-        recorded before start() is 'before' whatever its time says."""
-        expires = _utc(session.expiration)
-        self.issued, self.expires = expires - timedelta(seconds=session.duration), expires
+    def start(self, session, duration: int | None = None) -> None:
+        """Take issue and expiry from a session: its Expiration, and Expiration minus the duration
+        (both on the clock of whoever issued it). `session` is the response of sts.assume_role
+        (then give its DurationSeconds as `duration`) or a labkit Session. AWS gives whole
+        seconds, so a probe made a fraction of a second before AssumeRole can carry a later time
+        than `issued`: what was recorded before start() is 'before' whatever its time says."""
+        if isinstance(session, Mapping):
+            expiration = (session.get("Credentials") or {}).get("Expiration")
+            if expiration is None or duration is None:
+                raise LabError("start() takes the response of sts.assume_role(...) and its duration: "
+                               "timeline.start(response, duration=900).")
+        else:
+            expiration, duration = session.expiration, duration or session.duration
+        expires = _utc(expiration)
+        self.issued, self.expires = expires - timedelta(seconds=duration), expires
         self._before_start = len(self.marks)
 
     def record(self, label: str, outcome: Outcome, at: datetime | None = None) -> Mark:

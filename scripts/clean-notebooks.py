@@ -8,7 +8,7 @@
 
 --execute runs the notebooks in file order against a fresh sandbox in a temporary LABKIT_HOME,
 as the test session does, so the committed outputs are the ones nbval will compare with.
-Cleaning keeps the outputs of cells marked `# NBVAL_CHECK_OUTPUT` (numbered 1, 2, ... in order),
+Cleaning keeps the outputs of cells tagged `nbval-check-output` (numbered 1, 2, ... in order),
 drops all other outputs, saved widget state and execution metadata, and refuses (exit 1) to
 write a notebook whose outputs or code hold a full access key, secret key or session token.
 """
@@ -30,6 +30,12 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 CHECK = "NBVAL_CHECK_OUTPUT"
+CHECK_TAG = "nbval-check-output"  # the cell tag nbval reads as the comment above; learners see no comment
+
+
+def is_checked(cell) -> bool:
+    """Does nbval compare this cell's output (its tag, or the comment marker)?"""
+    return CHECK_TAG in cell.get("metadata", {}).get("tags", []) or CHECK in cell.get("source", "")
 
 # What must never be committed (tests/test_notebooks_clean.py checks the same).
 ACCESS_KEY = re.compile(r"(?<![A-Z0-9])(AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")
@@ -73,7 +79,7 @@ def clean(nb: nbformat.NotebookNode) -> list[str]:
             cell.pop("outputs", None)
             cell.pop("execution_count", None)
             continue
-        if CHECK in cell.source:  # nbval compares only cells that look run: number them 1, 2, ...
+        if is_checked(cell):  # nbval compares only cells that look run: number them 1, 2, ...
             checked += 1
             cell.execution_count = checked
         else:

@@ -23,11 +23,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_labkit_lab_serves_the_notebooks_on_loopback(sandbox, tmp_path):
+def test_labkit_lab_serves_the_learners_copy_on_loopback(sandbox, tmp_path):
+    """`make lab` opens the learner's own copy (made on first start): the lessons and the docs a
+    learner needs, no test plumbing; the repository's notebooks are not what JupyterLab saves into."""
     port = _free_port()
     log = tmp_path / "lab.log"
+    mine = tmp_path / "my-notebooks"
     env = {**os.environ, "HOME": str(tmp_path), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-           "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_DATA_DIR": str(tmp_path / "data")}
+           "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+           "LABKIT_NOTEBOOKS": str(mine)}
     with open(log, "w") as out:
         process = subprocess.Popen([str(BIN / "labkit"), "lab", "--no-browser", f"--port={port}"], env=env,
                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -41,7 +45,9 @@ def test_labkit_lab_serves_the_notebooks_on_loopback(sandbox, tmp_path):
         token = url.split("token=")[1]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents?token={token}", timeout=30) as resp:
             names = {item["name"] for item in json.loads(resp.read())["content"]}
-        assert {"01-welcome.ipynb", "05-ec2-before-during-after.ipynb", "07-cleanup.ipynb"} <= names
+        lessons = {p.name for p in (Path(__file__).resolve().parents[1] / "notebooks").glob("0*.ipynb")}
+        assert names == lessons | {"README.md", "docs"}, names  # no conftest.py
+        assert f"Your notebooks: {mine} ({len(lessons) + 1} files copied from the lessons just now)" in log.read_text()
         listening = [line.split()[1] for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
                      if line.split()[3] == "0A"]  # state LISTEN
         assert f"0100007F:{port:04X}" in listening  # 127.0.0.1 ...

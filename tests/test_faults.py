@@ -115,7 +115,7 @@ def test_a_missing_user_policy_is_reported_at_once(private, lab):
     assert "because no identity-based policy allows the sts:AssumeRole action" in outcome.message
     assert lab.messages[-1] == (
         "AssumeRole is refused because no policy of user labkit-sts-user allows sts:AssumeRole on "
-        f"arn:aws:iam::{ACCOUNT}:role/labkit-sts_role: give it one (lab.ensure_user_policy())")
+        f"arn:aws:iam::{ACCOUNT}:role/labkit-sts_role: give it one (iam.put_user_policy, as in notebook 02; or lab.ensure_user_policy())")
 
 
 def test_no_waiting_long_after_the_last_change(private, lab):

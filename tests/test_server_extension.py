@@ -54,7 +54,9 @@ def lab(tmp_path_factory):
     home = root / "home"
     home.mkdir()
     port = _free_port()
+    # LABKIT_HOME named: the copy is the workspace's, as on a hub (not my-notebooks/ in this clone)
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8",
+           "LABKIT_HOME": str(home / ".labkit"),
            "JUPYTER_CONFIG_DIR": str(root / "config"), "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
            "JUPYTER_DATA_DIR": str(root / "data")}
     log = root / "jupyter.log"

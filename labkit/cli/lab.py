@@ -24,8 +24,8 @@ from labkit.credentials import mask
 from labkit.durations import describe_duration, parse_duration
 from labkit.errors import LabError
 from labkit.lab import Lab, Names, Step
+from labkit.names import ROLE_PROFILE  # the profile the CLI and boto3 assume the role with
 
-ROLE_PROFILE = "sts-role"  # the profile the CLI and boto3 assume the role with
 ROLE_PROFILE_DURATION = 900  # the walk-through's --duration-second
 _NAME = re.compile(r"[\w+=,.@-]{1,64}")
 
@@ -229,15 +229,6 @@ def ensure_role_profile(lab: Lab) -> Step:
     return Step("CLI profile", ROLE_PROFILE, "created" if current is None else "updated")
 
 
-def _forget_role_profile(role_arns: set[str], dry_run: bool) -> list[Step]:
-    current = _config_profile(ROLE_PROFILE)
-    if not current or current.get("role_arn") not in role_arns:
-        return []
-    if not dry_run:
-        workspace.remove_config_profile(ROLE_PROFILE)
-    return [Step("CLI profile", ROLE_PROFILE, "would be removed" if dry_run else "removed")]
-
-
 # --- labkit setup ------------------------------------------------------------------------------------
 
 def _print_steps(steps: list[Step]) -> None:
@@ -323,9 +314,7 @@ def run_cleanup(args: argparse.Namespace) -> int:
     target = connect()
     lab = Lab(target, Names.for_target(target, user=user, role=role))
     everyone = bool(getattr(args, "all_learners", False))
-    planned = lab.cleanup(dry_run=True, everyone=everyone)
-    role_arns = {f"arn:aws:iam::{lab.account_id}:role/{s.name}" for s in planned if s.what == "IAM role"}
-    planned += _forget_role_profile(role_arns, dry_run=True)
+    planned = lab.cleanup(dry_run=True, everyone=everyone)  # the walk-through's profiles too
     if not planned:
         print(f"Nothing to clean up: the lab has no resources in account {lab.account_id}.")
         return 0
@@ -339,7 +328,6 @@ def run_cleanup(args: argparse.Namespace) -> int:
         _print_steps(planned)
         _ask_account(target, "remove the resources listed above from", args.yes)
     steps = lab.cleanup(dry_run=False, everyone=everyone)
-    steps += _forget_role_profile(role_arns, dry_run=False)
     _names_file().unlink(missing_ok=True)
     print(f"Removed from account {lab.account_id}:")
     _print_steps(steps)

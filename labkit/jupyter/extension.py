@@ -22,7 +22,7 @@ from pathlib import Path
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Enum
 
-from labkit import workspace
+from labkit import lessons, workspace
 from labkit.errors import LabError
 from labkit.jupyter import learner, terminals
 from labkit.jupyter.starter import SandboxStarter
@@ -102,6 +102,7 @@ class LabkitExtension(ExtensionApp):
             self.log.warning("labkit: the learner's notebook copy could not be made: %s", exc)
             return
         self.notebooks = str(copy)
+        os.environ[lessons.COPY_VARIABLE] = str(copy)  # `labkit notebooks` in a terminal names this copy
         root = Path(self.serverapp.root_dir)
         wanted = self.notebooks_link == "always" or (
             self.notebooks_link == "auto" and root.resolve() == Path.home().resolve())

@@ -1,44 +1,32 @@
 """The learner's own copy of the notebooks, and where the Jupyter file browser shows it.
 
-`ensure_learner_copy()` is the hook the server extension and `labkit lab` call. This is a minimal
-version: the notebooks work (issue 9) brings labkit's own function for it (with a reset command);
-when it lands, this module calls that instead and keeps `show_in()`.
+`ensure_learner_copy()` is the hook the server extension calls (labkit.lessons makes the copy,
+and `labkit notebooks reset` starts lessons over); `show_in()` links the copy into a file browser
+rooted at a hub's or Binder's home folder.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import sys
 from pathlib import Path
 
-from labkit import workspace
+from labkit import lessons
 
 LINK_NAME = "sts-labkit"  # what a learner sees in their home folder on a hub or Binder
 
 
 def notebooks_source() -> Path | None:
-    """The lessons as committed: the notebooks/ folder of the clone labkit is installed from
-    (`pip install -e`), else the copy a regular install puts in <prefix>/share/sts-labkit."""
-    for source in (Path(__file__).resolve().parents[2] / "notebooks",
-                   Path(sys.prefix) / "share" / "sts-labkit" / "notebooks"):
-        if any(source.glob("*.ipynb")):
-            return source
-    return None
+    """The lessons as committed (labkit.lessons.source_dir), or None when there are none."""
+    folder = lessons.source_dir()
+    return folder if any(folder.glob("*.ipynb")) else None
 
 
 def ensure_learner_copy() -> Path:
-    """LABKIT_HOME/notebooks, each lesson copied on first use; a file already there is never
-    overwritten (it is the learner's work)."""
-    copy = workspace.home() / "notebooks"
-    copy.mkdir(exist_ok=True)
-    source = notebooks_source()
-    if source is not None:
-        for lesson in sorted(source.glob("*.ipynb")):
-            target = copy / lesson.name
-            if not target.exists():
-                shutil.copyfile(lesson, target)
-    return copy
+    """The learner's copy (labkit.lessons.copy_dir): each lesson copied on first use; a file
+    already there is never overwritten (it is the learner's work)."""
+    folder = lessons.copy_dir()
+    lessons.ensure_copy(folder)
+    return folder
 
 
 def _hidden_or_outside(path: Path, root: Path) -> bool:
