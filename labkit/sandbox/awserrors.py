@@ -363,6 +363,78 @@ def constraint_errors(problems: list[str]) -> AwsError:
     return validation(f"{n} {noun} detected: " + "; ".join(problems))
 
 
+# --- IAM writes: what IAM says when it refuses a document or a boundary --------------------------
+# MalformedPolicyDocument's texts are labkit.iam's (IAM_MESSAGES); the boundary rows are here.
+
+def malformed_policy(message: str) -> AwsError:
+    """400 MalformedPolicyDocument with IAM's text (labkit.iam.PolicyError.iam_message)."""
+    return AwsError(400, "MalformedPolicyDocument", message)
+
+
+IAM_WRITE_ERRORS: dict[str, tuple[int, str, str, bool]] = {
+    # case -> (status, code, message, confirmed). A boundary naming a policy that does not exist:
+    # IAM's NoSuchEntity text for policies it cannot attach (AttachUserPolicy's, seen in many
+    # reports); uncertain that the boundary operations word it the same way.
+    "no_such_boundary": (404, "NoSuchEntity", "Policy {arn} does not exist or is not attachable.", False),
+    # A PermissionsBoundary that is not a policy ARN (moto's wording for roles; uncertain).
+    "bad_boundary": (400, "InvalidParameterValue",
+                     "Value ({arn}) for parameter PermissionsBoundary is invalid.", False),
+    # EnableMFADevice with codes that are not two consecutive codes of the device: 403
+    # InvalidAuthenticationCode (API_EnableMFADevice.html, "Errors"); the text is uncertain.
+    "invalid_authentication_code": (403, "InvalidAuthenticationCode",
+                                    "Authentication code for device is not valid.", False),
+}
+
+
+def iam_write_error(case: str, **values: str) -> AwsError:
+    status, code, message, _ = IAM_WRITE_ERRORS[case]
+    return AwsError(status, code, message.format(**values))
+
+
+# --- STS sessions: MFA and what temporary credentials may not call ------------------------------
+# case -> (status, code, message, confirmed). Sources:
+# - invalid_code: a wrong or already-used TokenCode on AssumeRole / GetSessionToken. The text is
+#   quoted by several tools that retry on it; one compares it exactly, with a trailing space after
+#   the full stop (kept here; uncertain).
+# - unknown_device: a SerialNumber that is not the caller's device (the AWS CLI's output, quoted
+#   with its double space).
+# - session_credentials: GetSessionToken (and GetFederationToken) called with temporary
+#   credentials: "Cannot call GetSessionToken with session credentials" (aws-sdk-js#3670,
+#   aws-sdk-php#1876). AWS documents that GetSessionToken's credentials "cannot call any STS API
+#   except AssumeRole or GetCallerIdentity" (id_credentials_temp_request.html); for the other
+#   operations the same sentence, with their name, is assumed (uncertain).
+# - iam_without_mfa: GetSessionToken's credentials without MFA calling IAM: InvalidClientTokenId,
+#   quoted without a final full stop (cloudyr/aws.iam#15, 99designs/aws-vault#1056).
+# - transitive_*: session tags against the calling session's transitive tags
+#   (id_session-tags.html, "Chaining roles with session tags": the call "will fail"); the texts
+#   are the ones LocalStack answers with (uncertain).
+STS_SESSION_ERRORS: dict[str, tuple[int, str, str, bool]] = {
+    "invalid_code": (403, "AccessDenied",
+                     "MultiFactorAuthentication failed with invalid MFA one time pass code. ", False),
+    "unknown_device": (403, "AccessDenied",
+                       "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify "
+                       "your MFA serial number is valid and associated with this user.", True),
+    "session_credentials": (403, "AccessDenied", "Cannot call {operation} with session credentials", True),
+    "iam_without_mfa": (403, "InvalidClientTokenId", "The security token included in the request is invalid",
+                        True),
+    "transitive_conflict": (400, "InvalidParameterValue",
+                            "One of the specified transitive tag keys can't be set because it conflicts "
+                            "with a transitive tag key from the calling session.", False),
+    "transitive_not_tagged": (400, "InvalidParameterValue",
+                              "The specified transitive tag key must be included in the requested tags.",
+                              False),
+}
+
+
+def sts_session_error(case: str, **values: str) -> AwsError:
+    status, code, message, _ = STS_SESSION_ERRORS[case]
+    return AwsError(status, code, message.format(**values))
+
+
+def mfa_error(case: str) -> AwsError:
+    return sts_session_error(case)
+
+
 # --- envelopes ----------------------------------------------------------------------------------
 
 def render(error: AwsError, service: str) -> tuple[int, list[tuple[str, str]], bytes]:
