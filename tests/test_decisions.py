@@ -658,7 +658,8 @@ def test_create_role_refuses_not_principal_in_its_trust_policy(admin):
 
 
 def test_resource_is_refused_in_a_trust_policy():
-    """aws-fidelity.md: "A trust policy may not have Resource (MalformedPolicyDocument: Has
+    """PRINCIPAL ("The IAM resource-based policy type is a role trust policy"; the resource is the
+    role) and aws-fidelity.md: "A trust policy may not have Resource (MalformedPolicyDocument: Has
     prohibited field Resource)"."""
     document = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": ACCT}, "Action": "sts:AssumeRole", "Resource": "*"}]}
@@ -808,6 +809,10 @@ def test_explicit_deny_in_a_session_policy(admin):
 
 BOUNDARIES = "access_policies_boundaries.html"
 SESSION_TAGS = "id_session-tags.html"
+GRAMMAR = "reference_policies_grammar.html"  # "Quotation marks are optional for numeric and Boolean values"
+RESOURCE = "reference_policies_elements_resource.html"  # "must include either a Resource or a NotResource"
+PRINCIPAL = "reference_policies_elements_principal.html"  # "You cannot use the Principal element in an identity-based policy"
+BOUNDARY_API = "API_PutUserPermissionsBoundary.html"  # Errors: NoSuchEntity 404, InvalidInput 400
 NO_RESOURCE = policy({"Effect": "Allow", "Action": "ec2:DescribeInstances"})  # identity policy without Resource
 
 
@@ -840,8 +845,9 @@ def _write(admin, operation: str, document: str):
 @pytest.mark.parametrize("operation", ["CreatePolicy", "CreatePolicyVersion", "PutUserPolicy",
                                        "PutGroupPolicy", "PutRolePolicy"])
 def test_iam_refuses_a_malformed_identity_policy_with_its_text(admin, operation):
-    """aws-fidelity.md: an identity policy statement needs Resource ("Policy statement must contain
-    resources."), and may not name a Principal ("Policy document should not specify a principal.")."""
+    """RESOURCE and PRINCIPAL: an identity policy statement needs Resource ("Policy statement must
+    contain resources."), and may not name a Principal ("Policy document should not specify a
+    principal."; IAM's texts as aws-fidelity.md quotes them)."""
     assert _write(admin, operation, NO_RESOURCE) == (400, "MalformedPolicyDocument",
                                                      "Policy statement must contain resources.")
     with_principal = policy(allow("ec2:*", Principal={"AWS": ACCOUNT}))
@@ -850,7 +856,8 @@ def test_iam_refuses_a_malformed_identity_policy_with_its_text(admin, operation)
 
 @pytest.mark.parametrize("operation", ["CreateRole", "UpdateAssumeRolePolicy"])
 def test_iam_refuses_a_malformed_trust_policy_with_its_text(admin, operation):
-    """aws-fidelity.md: "A trust policy may not have Resource (MalformedPolicyDocument: Has
+    """PRINCIPAL ("The IAM resource-based policy type is a role trust policy"; the resource is the
+    role) and aws-fidelity.md: "A trust policy may not have Resource (MalformedPolicyDocument: Has
     prohibited field Resource)"."""
     with_resource = trust({"AWS": ACCOUNT}, Resource="*")
     assert _write(admin, operation, with_resource) == (400, "MalformedPolicyDocument",
@@ -869,7 +876,8 @@ def test_malformed_policy_document_uses_the_query_envelope(sandbox):
 
 def test_iam_stores_what_it_accepts_and_moto_refused(admin):
     """aws-fidelity.md: IAM accepts "arn:aws:iam::*:*", a variable before the fifth colon (literal
-    text there: VARIABLES), and numbers and booleans as condition values (OPERATORS)."""
+    text there: VARIABLES), and numbers and booleans as condition values (GRAMMAR: "Quotation marks
+    are optional for numeric and Boolean values"); moto's validator refused all three."""
     iam = admin.client("iam")
     document = {"Version": "2012-10-17", "Statement": [
         allow("iam:GetUser", ["arn:aws:iam::*:*", "arn:aws:iam::${aws:PrincipalAccount}:role/*"]),
@@ -943,6 +951,8 @@ def test_put_and_delete_user_permissions_boundary(admin):
 
 
 def test_a_boundary_must_be_an_existing_policy(admin):
+    """BOUNDARY_API: NoSuchEntity (404) for a policy that does not exist; the text is uncertain
+    (awserrors.IAM_WRITE_ERRORS says where it comes from)."""
     iam = admin.client("iam")
     missing = f"arn:aws:iam::{ACCOUNT}:policy/{unique('nowhere')}"
     name = unique("nobound")
@@ -951,6 +961,33 @@ def test_a_boundary_must_be_an_existing_policy(admin):
     assert error_of(iam.get_user, UserName=name)[1] == "NoSuchEntity"  # nothing half-made
     make_user(admin, name)
     assert error_of(iam.put_user_permissions_boundary, UserName=name, PermissionsBoundary=missing)[1] == "NoSuchEntity"
+    assert "PermissionsBoundary" not in iam.get_user(UserName=name)["User"]
+
+
+@pytest.mark.parametrize("operation", ["CreateUser", "CreateRole", "PutUserPermissionsBoundary",
+                                       "PutRolePermissionsBoundary"])
+def test_a_boundary_must_be_a_policy_arn(admin, operation):
+    """BOUNDARY_API: InvalidInput (400) for a value that is not a policy ARN (a role's ARN here),
+    before anything is made or changed."""
+    iam = admin.client("iam")
+    name = unique("badbound")
+    wrong = make_role(admin, trust({"AWS": ACCOUNT}))
+    expected = (400, "InvalidInput", f"ARN {wrong} is not valid.")
+    if operation == "CreateUser":
+        assert error_of(iam.create_user, UserName=name, PermissionsBoundary=wrong) == expected
+        assert error_of(iam.get_user, UserName=name)[1] == "NoSuchEntity"
+    elif operation == "CreateRole":
+        assert error_of(iam.create_role, RoleName=name, AssumeRolePolicyDocument=trust({"AWS": ACCOUNT}),
+                        PermissionsBoundary=wrong) == expected
+        assert error_of(iam.get_role, RoleName=name)[1] == "NoSuchEntity"
+    elif operation == "PutUserPermissionsBoundary":
+        make_user(admin, name)
+        assert error_of(iam.put_user_permissions_boundary, UserName=name, PermissionsBoundary=wrong) == expected
+        assert "PermissionsBoundary" not in iam.get_user(UserName=name)["User"]
+    else:
+        make_role(admin, trust({"AWS": ACCOUNT}), name)
+        assert error_of(iam.put_role_permissions_boundary, RoleName=name, PermissionsBoundary=wrong) == expected
+        assert "PermissionsBoundary" not in iam.get_role(RoleName=name)["Role"]
 
 
 def test_delegated_admin_condition_on_the_boundary(admin):

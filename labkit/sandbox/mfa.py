@@ -5,7 +5,7 @@ user's MFA device shows now (30-second steps, one step of drift either way, as a
 and AWS allow), and a code that was already accepted for that device and time step is refused
 again: AWS answers both with the same AccessDenied ("MultiFactorAuthentication failed with invalid
 MFA one time pass code."). A serial number that is not one of the caller's devices gets AWS's
-"unable to validate MFA code" AccessDenied. Texts: awserrors.MFA_ERRORS.
+"unable to validate MFA code" AccessDenied. Texts: awserrors.STS_SESSION_ERRORS.
 """
 
 from __future__ import annotations
