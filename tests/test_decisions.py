@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from labkit.iam import Decision, PolicyError, Request, evaluate, parse_policy
+from labkit.iam import IAM_MESSAGES, Decision, PolicyError, Request, evaluate, parse_policy
 from labkit.sandbox import lifecycle
-from labkit.sandbox.assume_role import totp_ok  # noqa: F401  (documents where MFA codes are checked)
 from tests.support import (
     ACCOUNT,
     PARTNER,
+    Keys,
     allow,
     deny,
     error_of,
@@ -640,17 +640,26 @@ def test_not_principal_is_refused_in_a_trust_policy():
     assert parse_policy(document, kind="resource")  # other resource-based policies may use it
 
 
-def test_a_stored_trust_policy_with_not_principal_never_grants(admin):
-    """NOT_PRINCIPAL: a trust policy IAM would refuse cannot let anyone assume the role (moto stores
-    it anyway; the sandbox does not evaluate it)."""
+def test_create_role_refuses_not_principal_in_its_trust_policy(admin):
+    """NOT_PRINCIPAL: IAM refuses a trust policy with NotPrincipal at CreateRole and at
+    UpdateAssumeRolePolicy (MalformedPolicyDocument; moto stored it), so it never grants."""
+    iam = admin.client("iam")
+    document = policy({"Effect": "Allow", "Action": "sts:AssumeRole",
+                       "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/nobody"}})
+    name = unique("notprincipal")
+    status, code, message = error_of(iam.create_role, RoleName=name, AssumeRolePolicyDocument=document)
+    assert (status, code) == (400, "MalformedPolicyDocument")
+    assert message == IAM_MESSAGES["not_principal_in_trust"].text
+    assert error_of(iam.get_role, RoleName=name)[1] == "NoSuchEntity"  # nothing half-made
+    role_arn = make_role(admin, trust({"AWS": ACCOUNT}), name)
+    assert error_of(iam.update_assume_role_policy, RoleName=name, PolicyDocument=document)[1] == "MalformedPolicyDocument"
     user = make_user(admin, policies={"a": assume_any()})
-    role_arn = make_role(admin, policy({"Effect": "Allow", "Action": "sts:AssumeRole",
-                                        "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/nobody"}}))
-    assert denied(user, role_arn) == f"User: {user.arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+    assert user.assume(role_arn).arn  # the trust policy it had is the one that still applies
 
 
 def test_resource_is_refused_in_a_trust_policy():
-    """aws-fidelity.md: "A trust policy may not have Resource (MalformedPolicyDocument: Has
+    """PRINCIPAL ("The IAM resource-based policy type is a role trust policy"; the resource is the
+    role) and aws-fidelity.md: "A trust policy may not have Resource (MalformedPolicyDocument: Has
     prohibited field Resource)"."""
     document = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": ACCT}, "Action": "sts:AssumeRole", "Resource": "*"}]}
@@ -790,3 +799,363 @@ def test_explicit_deny_in_a_session_policy(admin):
     assert code == "UnauthorizedOperation"
     assert message.endswith(f"User: {guarded.arn} is not authorized to perform: ec2:DescribeInstances "
                             "with an explicit deny in a session policy")
+
+
+# =================================================================================================
+# Issue 11, the sandbox half: IAM writes checked as IAM checks them, user boundaries stored and
+# applied, the request context from labkit.iam (transitive session tags along a chain), and the
+# decoded authorization message. GetSessionToken and MFA: tests/test_sts_sessions.py.
+# =================================================================================================
+
+BOUNDARIES = "access_policies_boundaries.html"
+SESSION_TAGS = "id_session-tags.html"
+GRAMMAR = "reference_policies_grammar.html"  # "Quotation marks are optional for numeric and Boolean values"
+RESOURCE = "reference_policies_elements_resource.html"  # "must include either a Resource or a NotResource"
+PRINCIPAL = "reference_policies_elements_principal.html"  # "You cannot use the Principal element in an identity-based policy"
+BOUNDARY_API = "API_PutUserPermissionsBoundary.html"  # Errors: NoSuchEntity 404, InvalidInput 400
+NO_RESOURCE = policy({"Effect": "Allow", "Action": "ec2:DescribeInstances"})  # identity policy without Resource
+
+
+# --- IAM writes (aws-fidelity.md, "IAM accepts ..."; labkit.iam's grammar per kind) -------------
+
+def _write(admin, operation: str, document: str):
+    """Call `operation` with `document` where its policy goes; return the call's ClientError."""
+    iam = admin.client("iam")
+    name = unique("w")
+    if operation == "CreatePolicy":
+        return error_of(iam.create_policy, PolicyName=name, PolicyDocument=document)
+    if operation == "CreatePolicyVersion":
+        arn = iam.create_policy(PolicyName=name, PolicyDocument=policy(allow("ec2:*")))["Policy"]["Arn"]
+        return error_of(iam.create_policy_version, PolicyArn=arn, PolicyDocument=document)
+    if operation == "PutUserPolicy":
+        iam.create_user(UserName=name)
+        return error_of(iam.put_user_policy, UserName=name, PolicyName="p", PolicyDocument=document)
+    if operation == "PutGroupPolicy":
+        iam.create_group(GroupName=name)
+        return error_of(iam.put_group_policy, GroupName=name, PolicyName="p", PolicyDocument=document)
+    if operation == "PutRolePolicy":
+        make_role(admin, trust({"AWS": ACCOUNT}), name)
+        return error_of(iam.put_role_policy, RoleName=name, PolicyName="p", PolicyDocument=document)
+    if operation == "CreateRole":
+        return error_of(iam.create_role, RoleName=name, AssumeRolePolicyDocument=document)
+    make_role(admin, trust({"AWS": ACCOUNT}), name)
+    return error_of(iam.update_assume_role_policy, RoleName=name, PolicyDocument=document)
+
+
+@pytest.mark.parametrize("operation", ["CreatePolicy", "CreatePolicyVersion", "PutUserPolicy",
+                                       "PutGroupPolicy", "PutRolePolicy"])
+def test_iam_refuses_a_malformed_identity_policy_with_its_text(admin, operation):
+    """RESOURCE and PRINCIPAL: an identity policy statement needs Resource ("Policy statement must
+    contain resources."), and may not name a Principal ("Policy document should not specify a
+    principal."; IAM's texts as aws-fidelity.md quotes them)."""
+    assert _write(admin, operation, NO_RESOURCE) == (400, "MalformedPolicyDocument",
+                                                     "Policy statement must contain resources.")
+    with_principal = policy(allow("ec2:*", Principal={"AWS": ACCOUNT}))
+    assert _write(admin, operation, with_principal)[2] == "Policy document should not specify a principal."
+
+
+@pytest.mark.parametrize("operation", ["CreateRole", "UpdateAssumeRolePolicy"])
+def test_iam_refuses_a_malformed_trust_policy_with_its_text(admin, operation):
+    """PRINCIPAL ("The IAM resource-based policy type is a role trust policy"; the resource is the
+    role) and aws-fidelity.md: "A trust policy may not have Resource (MalformedPolicyDocument: Has
+    prohibited field Resource)"."""
+    with_resource = trust({"AWS": ACCOUNT}, Resource="*")
+    assert _write(admin, operation, with_resource) == (400, "MalformedPolicyDocument",
+                                                       "Has prohibited field Resource")
+
+
+def test_malformed_policy_document_uses_the_query_envelope(sandbox):
+    from tests.support import admin_keys, raw_request
+
+    status, body = raw_request("iam", {"Action": "CreatePolicy", "Version": "2010-05-08",
+                                       "PolicyName": unique("p"), "PolicyDocument": NO_RESOURCE}, admin_keys())
+    assert status == 400
+    assert body.startswith("<ErrorResponse") and "<Code>MalformedPolicyDocument</Code>" in body
+    assert "<Message>Policy statement must contain resources.</Message>" in body
+
+
+def test_iam_stores_what_it_accepts_and_moto_refused(admin):
+    """aws-fidelity.md: IAM accepts "arn:aws:iam::*:*", a variable before the fifth colon (literal
+    text there: VARIABLES), and numbers and booleans as condition values (GRAMMAR: "Quotation marks
+    are optional for numeric and Boolean values"); moto's validator refused all three."""
+    iam = admin.client("iam")
+    document = {"Version": "2012-10-17", "Statement": [
+        allow("iam:GetUser", ["arn:aws:iam::*:*", "arn:aws:iam::${aws:PrincipalAccount}:role/*"]),
+        allow("ec2:DescribeInstances", Condition={"NumericLessThan": {"aws:EpochTime": 4102444800},
+                                                  "Bool": {"aws:SecureTransport": False}})]}
+    created = iam.create_policy(PolicyName=unique("typed"), PolicyDocument=json.dumps(document))["Policy"]
+    stored = iam.get_policy_version(PolicyArn=created["Arn"], VersionId="v1")["PolicyVersion"]["Document"]
+    stored = json.loads(stored) if isinstance(stored, str) else stored
+    assert stored == document
+    name = unique("typed")
+    user = make_user(admin, name)
+    iam.attach_user_policy(UserName=name, PolicyArn=created["Arn"])
+    assert user.client("iam").get_user(UserName=name)["User"]["UserName"] == name  # arn:aws:iam::*:*
+    assert user.client("ec2").describe_instances()["Reservations"]  # 4102444800 and false, typed
+    trusting = trust({"AWS": ACCOUNT}, Condition={"Bool": {"aws:MultiFactorAuthPresent": True},
+                                                  "NumericLessThan": {"aws:MultiFactorAuthAge": 3600}})
+    assert make_role(admin, trusting).startswith(f"arn:aws:iam::{ACCOUNT}:role/")
+
+
+def test_variable_before_the_fifth_colon_in_the_sandbox(admin):
+    """VARIABLES, through the sandbox now that IAM's grammar stores it: ${aws:PrincipalAccount} in
+    the account field is literal text, so the Allow matches no real role."""
+    role_arn = make_role(admin, trust({"AWS": ACCOUNT}))
+    user = make_user(admin, policies={"p": policy(allow("sts:AssumeRole", "arn:aws:iam::${aws:PrincipalAccount}:role/*"))})
+    assert "because no identity-based policy allows" in denied(user, role_arn)
+
+
+# --- user permissions boundaries (BOUNDARIES) ----------------------------------------------------
+
+def _boundary(admin, document: str) -> str:
+    return admin.client("iam").create_policy(PolicyName=unique("boundary"), PolicyDocument=document)["Policy"]["Arn"]
+
+
+def test_create_user_with_a_boundary_stores_and_applies_it(admin):
+    """BOUNDARIES: "a permissions boundary ... sets the maximum permissions that an identity-based
+    policy can grant"; CreateUser's PermissionsBoundary sets it, GetUser shows it."""
+    iam = admin.client("iam")
+    bound = _boundary(admin, policy(allow("ec2:Describe*")))
+    name = unique("bounded")
+    created = iam.create_user(UserName=name, PermissionsBoundary=bound)["User"]
+    assert created["PermissionsBoundary"] == {"PermissionsBoundaryType": "PermissionsBoundaryPolicy",
+                                              "PermissionsBoundaryArn": bound}
+    assert iam.get_user(UserName=name)["User"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == bound
+    listed = [u for u in iam.list_users()["Users"] if u["UserName"] == name][0]
+    assert "PermissionsBoundary" not in listed  # ListUsers does not return it
+    iam.put_user_policy(UserName=name, PolicyName="all", PolicyDocument=policy(allow(["ec2:*", "iam:*"])))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    user = Keys(key["AccessKeyId"], key["SecretAccessKey"], arn=created["Arn"])
+    assert user.client("ec2").describe_instances()["Reservations"]
+    status, code, message = error_of(user.client("iam").list_users)
+    assert (status, code) == (403, "AccessDenied")
+    assert message.endswith("because no permissions boundary allows the iam:ListUsers action")
+
+
+def test_put_and_delete_user_permissions_boundary(admin):
+    """BOUNDARIES: PutUserPermissionsBoundary sets a user's boundary (moto answered an HTML 500),
+    DeleteUserPermissionsBoundary removes it."""
+    iam = admin.client("iam")
+    bound = _boundary(admin, policy(allow("ec2:DescribeRegions")))
+    name = unique("later")
+    user = make_user(admin, name, {"ec2": policy(allow("ec2:*"))})
+    assert user.client("ec2").describe_instances()
+    iam.put_user_permissions_boundary(UserName=name, PermissionsBoundary=bound)
+    assert iam.get_user(UserName=name)["User"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == bound
+    assert error_of(user.client("ec2").describe_instances)[2].endswith(
+        "because no permissions boundary allows the ec2:DescribeInstances action")
+    assert user.client("ec2").describe_regions()["Regions"]
+    iam.delete_user_permissions_boundary(UserName=name)
+    assert "PermissionsBoundary" not in iam.get_user(UserName=name)["User"]
+    assert user.client("ec2").describe_instances()
+
+
+def test_a_boundary_must_be_an_existing_policy(admin):
+    """BOUNDARY_API: NoSuchEntity (404) for a policy that does not exist; the text is uncertain
+    (awserrors.IAM_WRITE_ERRORS says where it comes from)."""
+    iam = admin.client("iam")
+    missing = f"arn:aws:iam::{ACCOUNT}:policy/{unique('nowhere')}"
+    name = unique("nobound")
+    assert error_of(iam.create_user, UserName=name, PermissionsBoundary=missing) == (
+        404, "NoSuchEntity", f"Policy {missing} does not exist or is not attachable.")
+    assert error_of(iam.get_user, UserName=name)[1] == "NoSuchEntity"  # nothing half-made
+    make_user(admin, name)
+    assert error_of(iam.put_user_permissions_boundary, UserName=name, PermissionsBoundary=missing)[1] == "NoSuchEntity"
+    assert "PermissionsBoundary" not in iam.get_user(UserName=name)["User"]
+
+
+@pytest.mark.parametrize("operation", ["CreateUser", "CreateRole", "PutUserPermissionsBoundary",
+                                       "PutRolePermissionsBoundary"])
+def test_a_boundary_must_be_a_policy_arn(admin, operation):
+    """BOUNDARY_API: InvalidInput (400) for a value that is not a policy ARN (a role's ARN here),
+    before anything is made or changed."""
+    iam = admin.client("iam")
+    name = unique("badbound")
+    wrong = make_role(admin, trust({"AWS": ACCOUNT}))
+    expected = (400, "InvalidInput", f"ARN {wrong} is not valid.")
+    if operation == "CreateUser":
+        assert error_of(iam.create_user, UserName=name, PermissionsBoundary=wrong) == expected
+        assert error_of(iam.get_user, UserName=name)[1] == "NoSuchEntity"
+    elif operation == "CreateRole":
+        assert error_of(iam.create_role, RoleName=name, AssumeRolePolicyDocument=trust({"AWS": ACCOUNT}),
+                        PermissionsBoundary=wrong) == expected
+        assert error_of(iam.get_role, RoleName=name)[1] == "NoSuchEntity"
+    elif operation == "PutUserPermissionsBoundary":
+        make_user(admin, name)
+        assert error_of(iam.put_user_permissions_boundary, UserName=name, PermissionsBoundary=wrong) == expected
+        assert "PermissionsBoundary" not in iam.get_user(UserName=name)["User"]
+    else:
+        make_role(admin, trust({"AWS": ACCOUNT}), name)
+        assert error_of(iam.put_role_permissions_boundary, RoleName=name, PermissionsBoundary=wrong) == expected
+        assert "PermissionsBoundary" not in iam.get_role(RoleName=name)["Role"]
+
+
+def test_delegated_admin_condition_on_the_boundary(admin):
+    """CONDITION_KEYS and BOUNDARIES: iam:PermissionsBoundary lets an administrator create users
+    only with a given boundary."""
+    bound = _boundary(admin, policy(allow("ec2:Describe*")))
+    delegate = make_user(admin, policies={"p": policy(allow("iam:CreateUser", Condition={
+        "StringEquals": {"iam:PermissionsBoundary": bound}}))})
+    iam = delegate.client("iam")
+    assert error_of(iam.create_user, UserName=unique("free"))[1] == "AccessDenied"
+    assert iam.create_user(UserName=unique("kept"), PermissionsBoundary=bound)["User"]
+
+
+# --- the request context (CONDITION_KEYS; SESSION_TAGS, "Chaining roles with session tags") ------
+
+def _tagging_role(admin, policies: dict[str, str] | None = None, name: str | None = None) -> str:
+    return make_role(admin, policy({"Effect": "Allow", "Principal": {"AWS": ACCOUNT},
+                                    "Action": ["sts:AssumeRole", "sts:TagSession"]}), name,
+                     policies={"all": policy(allow("*"))} if policies is None else policies)
+
+
+def test_transitive_session_tags_pass_along_a_role_chain(admin):
+    """SESSION_TAGS: transitive tags set in the first session are principal tags of the second,
+    and stay transitive for a third; non-transitive session tags are not passed on."""
+    star_only = policy(allow("ec2:DescribeInstances", Condition={"StringEquals": {"aws:PrincipalTag/Star": "1"}}))
+    moon_only = policy(allow("ec2:DescribeInstances", Condition={"StringEquals": {"aws:PrincipalTag/Moon": "1"}}))
+    user = make_user(admin, policies={"a": policy(allow(["sts:AssumeRole", "sts:TagSession"]))})
+    first = _tagging_role(admin)
+    second = _tagging_role(admin, {"all": policy(allow("sts:*")), "star": star_only})
+    third = _tagging_role(admin, {"star": star_only})
+    moon = _tagging_role(admin, {"moon": moon_only})
+    session1 = user.assume(first, "s1", Tags=[{"Key": "Star", "Value": "1"}, {"Key": "Moon", "Value": "1"}],
+                           TransitiveTagKeys=["Star"])
+    session2 = session1.assume(second, "s2")
+    assert session2.client("ec2").describe_instances()["Reservations"]
+    assert session2.assume(third, "s3").client("ec2").describe_instances()["Reservations"]
+    assert error_of(session1.assume(moon, "moon").client("ec2").describe_instances)[1] == "UnauthorizedOperation"
+
+
+def test_incoming_transitive_tag_wins_over_the_roles_tag(admin):
+    """SESSION_TAGS: "The inherited Star = 1 session tag overrides the role's Star = 3 tag"."""
+    name = unique("starred")
+    star_one = policy(allow("ec2:DescribeInstances", Condition={"StringEquals": {"aws:PrincipalTag/Star": "1"}}))
+    second = _tagging_role(admin, {"star": star_one}, name)
+    admin.client("iam").tag_role(RoleName=name, Tags=[{"Key": "Star", "Value": "3"}])
+    user = make_user(admin, policies={"a": policy(allow(["sts:AssumeRole", "sts:TagSession"]))})
+    assert error_of(user.assume(second, "direct").client("ec2").describe_instances)[1] == "UnauthorizedOperation"
+    first = _tagging_role(admin)
+    session1 = user.assume(first, "s1", Tags=[{"Key": "Star", "Value": "1"}], TransitiveTagKeys=["Star"])
+    assert session1.assume(second, "s2").client("ec2").describe_instances()["Reservations"]
+
+
+def test_transitive_tags_need_tag_session_in_the_next_trust_policy(admin):
+    """SESSION_TAGS: the chained call passes the transitive tags to the new session, so it needs
+    sts:TagSession (the failure tools report when a role's trust policy lacks it)."""
+    user = make_user(admin, policies={"a": policy(allow(["sts:AssumeRole", "sts:TagSession"]))})
+    first = _tagging_role(admin)
+    plain = make_role(admin, trust({"AWS": ACCOUNT}))
+    session1 = user.assume(first, "s1", Tags=[{"Key": "Star", "Value": "1"}], TransitiveTagKeys=["Star"])
+    assert denied(session1, plain) == (f"User: {session1.arn} is not authorized to perform: "
+                                       f"sts:TagSession on resource: {plain}")
+    untagged = user.assume(first, "s2", Tags=[{"Key": "Star", "Value": "1"}])
+    assert untagged.assume(plain, "hop").arn  # not transitive: nothing is passed on
+
+
+def test_transitive_tag_rules(admin):
+    """SESSION_TAGS: "If you try to pass the Heart = 3 session tag, the operation will fail"; a
+    transitive key must be one of the call's tags."""
+    user = make_user(admin, policies={"a": policy(allow(["sts:AssumeRole", "sts:TagSession"]))})
+    first, second = _tagging_role(admin), _tagging_role(admin)
+    session1 = user.assume(first, "s1", Tags=[{"Key": "Heart", "Value": "1"}], TransitiveTagKeys=["Heart"])
+    status, code, message = error_of(session1.client("sts").assume_role, RoleArn=second, RoleSessionName="s2",
+                                     Tags=[{"Key": "heart", "Value": "3"}])
+    assert (status, code) == (400, "InvalidParameterValue") and "conflicts with a transitive tag key" in message
+    status, code, message = error_of(user.client("sts").assume_role, RoleArn=first, RoleSessionName="s3",
+                                     Tags=[{"Key": "Sun", "Value": "2"}], TransitiveTagKeys=["Moon"])
+    assert (status, code) == (400, "InvalidParameterValue")
+    assert message == "The specified transitive tag key must be included in the requested tags."
+
+
+def test_transitive_tag_keys_condition(admin):
+    """SESSION_TAGS: sts:TransitiveTagKeys limits which tags may be set as transitive."""
+    role_arn = make_role(admin, policy(
+        {"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"},
+        {"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:TagSession",
+         "Condition": {"ForAllValues:StringEquals": {"sts:TransitiveTagKeys": ["Project"]}}}))
+    user = make_user(admin, policies={"a": policy(allow(["sts:AssumeRole", "sts:TagSession"]))})
+    tags = [{"Key": "Project", "Value": "p"}, {"Key": "Owner", "Value": "o"}]
+    assert user.assume(role_arn, "ok", Tags=tags, TransitiveTagKeys=["Project"]).arn
+    assert "sts:TagSession" in denied(user, role_arn, Tags=tags, TransitiveTagKeys=["Owner"])
+
+
+def test_source_identity_persists_along_the_chain(admin):
+    """CONDITION_KEYS, aws:SourceIdentity: set once, it stays with the chained sessions
+    (id_credentials_temp_control-access_monitor.html)."""
+    user = make_user(admin, policies={"a": policy(allow(["sts:AssumeRole", "sts:SetSourceIdentity"]))})
+    first = make_role(admin, policy({"Effect": "Allow", "Principal": {"AWS": ACCOUNT},
+                                     "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"]}),
+                      policies={"all": policy(allow("sts:AssumeRole"))})
+    audited = policy(allow("ec2:DescribeInstances", Condition={"StringEquals": {"aws:SourceIdentity": "alice"}}))
+    second = make_role(admin, trust({"AWS": ACCOUNT}), policies={"audited": audited})
+    session = user.assume(first, "s1", SourceIdentity="alice").assume(second, "s2")
+    assert session.client("ec2").describe_instances()["Reservations"]
+
+
+def test_resource_tags_where_the_action_supports_them(admin):
+    """CONDITION_KEYS, aws:ResourceTag: iam:GetRole acts on a role, whose tags are in the context."""
+    iam = admin.client("iam")
+    lab, prod = unique("lab"), unique("prod")
+    make_role(admin, trust({"AWS": ACCOUNT}), lab)
+    make_role(admin, trust({"AWS": ACCOUNT}), prod)
+    iam.tag_role(RoleName=lab, Tags=[{"Key": "env", "Value": "lab"}])
+    user = make_user(admin, policies={"p": policy(allow("iam:GetRole", Condition={"StringEquals": {"aws:ResourceTag/env": "lab"}}))})
+    assert user.client("iam").get_role(RoleName=lab)["Role"]["RoleName"] == lab
+    assert error_of(user.client("iam").get_role, RoleName=prod)[1] == "AccessDenied"
+
+
+# --- the decoded authorization message (API_DecodeAuthorizationMessage.html; the AWS CLI's example)
+
+def _decoded(admin, message: str) -> dict:
+    encoded = message.split("Encoded authorization failure message: ", 1)[1]
+    return json.loads(admin.client("sts").decode_authorization_message(EncodedMessage=encoded)["DecodedMessage"])
+
+
+def test_decoded_message_lists_the_matched_statements_and_the_context(admin):
+    name = unique("launcher")
+    user = make_user(admin, name, {"ec2": policy(allow("ec2:*"), {
+        "Sid": "NoLaunch", "Effect": "Deny", "Action": "ec2:RunInstances", "Resource": "*",
+        "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"}}})})
+    user_id = user.client("sts").get_caller_identity()["UserId"]
+    status, code, message = error_of(user.client("ec2").run_instances, ImageId="ami-1e749f67", MinCount=1, MaxCount=1)
+    assert code == "UnauthorizedOperation"
+    decoded = _decoded(admin, message)
+    assert decoded["allowed"] is False and decoded["explicitDeny"] is True
+    assert decoded["failures"] == {"items": []}
+    deny = [s for s in decoded["matchedStatements"]["items"] if s["effect"] == "DENY"]
+    assert deny == [{"statementId": "NoLaunch", "effect": "DENY",
+                     "principals": {"items": [{"value": user_id}]}, "principalGroups": {"items": []},
+                     "actions": {"items": [{"value": "ec2:RunInstances"}]},
+                     "resources": {"items": [{"value": "*"}]},
+                     "conditions": {"items": [{"key": "aws:RequestedRegion", "values": {"items": [{"value": "us-east-1"}]}}]}}]
+    assert [s["effect"] for s in decoded["matchedStatements"]["items"]] == ["ALLOW", "DENY"]
+    context = decoded["context"]
+    assert context["principal"] == {"id": user_id, "name": name, "arn": user.arn}
+    assert context["action"] == "ec2:RunInstances" and context["resource"] == "*"
+    keys = {item["key"]: [v["value"] for v in item["values"]["items"]] for item in context["conditions"]["items"]}
+    assert keys["aws:username"] == [name] and keys["aws:PrincipalArn"] == [user.arn]
+    assert keys["aws:RequestedRegion"] == ["us-east-1"] and keys["aws:SecureTransport"] == ["false"]
+    assert keys["aws:PrincipalType"] == ["User"] and "aws:MultiFactorAuthPresent" not in keys
+
+
+def test_decoded_message_of_a_session(admin):
+    """A role session: its principal is the session (AROA...:name), its session policy's statement
+    applied, and the context holds the session's keys (aws:TokenIssueTime, MFA false, tags)."""
+    role_arn = make_role(admin, policy({"Effect": "Allow", "Principal": {"AWS": ACCOUNT},
+                                        "Action": ["sts:AssumeRole", "sts:TagSession"]}),
+                         policies={"ec2": policy(allow("ec2:*"))})
+    user = make_user(admin, policies={"a": policy(allow(["sts:AssumeRole", "sts:TagSession"]))})
+    session = user.assume(role_arn, "Ana", Policy=policy({"Sid": "Narrow", "Effect": "Allow",
+                                                           "Action": "ec2:Describe*", "Resource": "*"}),
+                          Tags=[{"Key": "team", "Value": "blue"}])
+    status, code, message = error_of(session.client("ec2").run_instances, ImageId="ami-1e749f67", MinCount=1, MaxCount=1)
+    decoded = _decoded(admin, message)
+    assert decoded["explicitDeny"] is False
+    principal = decoded["context"]["principal"]
+    assert principal["arn"] == session.arn and principal["id"].endswith(":Ana") and "name" not in principal
+    keys = {item["key"]: [v["value"] for v in item["values"]["items"]] for item in decoded["context"]["conditions"]["items"]}
+    assert keys["aws:PrincipalTag/team"] == ["blue"] and keys["aws:MultiFactorAuthPresent"] == ["false"]
+    assert keys["aws:PrincipalArn"] == [role_arn] and "aws:TokenIssueTime" in keys
+    matched = decoded["matchedStatements"]["items"]
+    assert [s["effect"] for s in matched] == ["ALLOW"]  # the role's ec2:* applied; no session statement did

@@ -80,9 +80,18 @@ def test_row1_mutating_ec2_call_adds_encoded_message(seed_setup, admin):
     # only someone allowed sts:DecodeAuthorizationMessage may read it
     assert error_of(user.client("sts").decode_authorization_message, EncodedMessage=encoded)[1] == "AccessDenied"
     decoded = json.loads(admin.client("sts").decode_authorization_message(EncodedMessage=encoded)["DecodedMessage"])
+    # API_DecodeAuthorizationMessage.html and the AWS CLI's example: this shape, every list an
+    # {"items": [...]} and every value a string
+    assert list(decoded) == ["allowed", "explicitDeny", "matchedStatements", "failures", "context"]
     assert decoded["allowed"] is False and decoded["explicitDeny"] is False
+    assert decoded["matchedStatements"] == {"items": []} and decoded["failures"] == {"items": []}
+    assert list(decoded["context"]) == ["principal", "action", "resource", "conditions"]
     assert decoded["context"]["action"] == "ec2:RunInstances"
     assert decoded["context"]["principal"]["arn"] == user.arn
+    assert decoded["context"]["principal"]["name"] == user.arn.rsplit("/", 1)[1]
+    conditions = decoded["context"]["conditions"]["items"]
+    assert {"key": "aws:RequestedRegion", "values": {"items": [{"value": "us-east-1"}]}} in conditions
+    assert all(isinstance(v["value"], str) for item in conditions for v in item["values"]["items"])
     status, code, _ = error_of(admin.client("sts").decode_authorization_message, EncodedMessage="not-a-message")
     assert (status, code) == (400, "InvalidAuthorizationMessageException")
 

@@ -110,6 +110,32 @@ def resource_types(action: str) -> frozenset[str]:
     return frozenset(t["name"] for t in details["resourceTypes"])
 
 
+@functools.lru_cache(maxsize=1024)
+def condition_keys(action: str) -> frozenset[str]:
+    """The condition keys the reference lists for `action` itself (e.g. "aws:RequestTag/${TagKey}")."""
+    service, _, name = action.partition(":")
+    reference = _reference()
+    if not reference.actions.action_exists(service, name):
+        return frozenset()
+    return frozenset(reference.actions.get_action_details(service, name)["conditionKeys"])
+
+
+@functools.lru_cache(maxsize=1024)
+def resource_condition_keys(action: str) -> frozenset[str]:
+    """The condition keys of the resource types `action` acts on (e.g. a role's
+    "aws:ResourceTag/${TagKey}": AssumeRole's request context holds the role's tags)."""
+    service, _, name = action.partition(":")
+    reference = _reference()
+    if not reference.actions.action_exists(service, name):
+        return frozenset()
+    found: set[str] = set()
+    for kind in reference.actions.get_action_details(service, name)["resourceTypes"]:
+        found.update(kind["conditionKeys"])
+        if reference.resources.resource_type_exists(service, kind["name"]):
+            found.update(reference.resources.get_resource_type_details(service, kind["name"]).get("conditionKeys", ()))
+    return frozenset(found)
+
+
 def checks(call: Call, identity: Identity, region: str) -> list[Check]:
     """Every (action, resource) AWS checks for `call`, in order; raises for an unnamed operation."""
     action = action_name(call.service, call.operation)

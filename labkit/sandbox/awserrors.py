@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from typing import NamedTuple
 from xml.sax.saxutils import escape
 
 NAMESPACES = {
@@ -361,6 +362,101 @@ def constraint_errors(problems: list[str]) -> AwsError:
     n = len(problems)
     noun = "validation error" if n == 1 else "validation errors"
     return validation(f"{n} {noun} detected: " + "; ".join(problems))
+
+
+# --- IAM writes: what IAM says when it refuses a document or a boundary --------------------------
+# MalformedPolicyDocument's texts are labkit.iam's (IAM_MESSAGES); the boundary rows are here.
+
+def malformed_policy(message: str) -> AwsError:
+    """400 MalformedPolicyDocument with IAM's text (labkit.iam.PolicyError.iam_message)."""
+    return AwsError(400, "MalformedPolicyDocument", message)
+
+
+class ErrorRow(NamedTuple):
+    """One error the sandbox answers with, and how sure its wording is.
+
+    ``uncertain`` is True when the message's wording is not in AWS's documentation: it was found
+    in real outputs quoted elsewhere (``source`` names them) or inferred from a neighbouring
+    operation's. The status and code may still be documented (``source`` says so). Correct a row
+    here when AWS's own words turn up; the tests compare against these rows' texts.
+    """
+
+    status: int
+    code: str
+    message: str
+    uncertain: bool
+    source: str
+
+
+IAM_WRITE_ERRORS: dict[str, ErrorRow] = {
+    "no_such_boundary": ErrorRow(
+        404, "NoSuchEntity", "Policy {arn} does not exist or is not attachable.", True,
+        "A boundary naming a policy that does not exist. Code and status: the Errors of "
+        "API_CreateUser.html, API_PutUserPermissionsBoundary.html, API_PutRolePermissionsBoundary.html. "
+        "Text: AttachRolePolicy's, as real outputs quote it (aws/aws-cdk#3379, pulumi/pulumi#7419); "
+        "that the boundary operations word it the same way is assumed."),
+    "bad_boundary": ErrorRow(
+        400, "InvalidInput", "ARN {arn} is not valid.", True,
+        "A PermissionsBoundary that is not a policy ARN. Code and status: InvalidInput, 400, in the "
+        "same operations' Errors. Text: AttachRolePolicy's for a malformed policy ARN as tools quote "
+        "it (hashicorp/terraform-provider-aws#1337); assumed for the boundary operations."),
+    "invalid_authentication_code": ErrorRow(
+        403, "InvalidAuthenticationCode", "Authentication code for device is not valid.", True,
+        "EnableMFADevice with codes that are not two consecutive codes of the device. Code and "
+        "status: API_EnableMFADevice.html, Errors. Text: found in no source (a placeholder in IAM's style)."),
+}
+
+
+def iam_write_error(case: str, **values: str) -> AwsError:
+    row = IAM_WRITE_ERRORS[case]
+    return AwsError(row.status, row.code, row.message.format(**values))
+
+
+# --- STS sessions: MFA and what temporary credentials may not call ------------------------------
+# API_GetSessionToken.html: "An incorrect MFA code causes the API to return an access denied
+# error" (AccessDenied is documented; none of the texts below are).
+STS_SESSION_ERRORS: dict[str, ErrorRow] = {
+    "invalid_code": ErrorRow(
+        403, "AccessDenied", "MultiFactorAuthentication failed with invalid MFA one time pass code. ", True,
+        "A wrong or already-used TokenCode on AssumeRole / GetSessionToken. Text: real outputs "
+        "(lonelyplanet/aws-mfa#21, step-security/wait-for-secrets#216); one tool compares it "
+        "exactly, with the trailing space kept here. That a reused code gets the same text is assumed."),
+    "unknown_device": ErrorRow(
+        403, "AccessDenied",
+        "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial "
+        "number is valid and associated with this user.", True,
+        "A SerialNumber that is not one of the caller's devices. Text: the AWS CLI's output, with its "
+        "double space (aws/aws-cli#6325, broamski/aws-mfa#46)."),
+    "session_credentials": ErrorRow(
+        403, "AccessDenied", "Cannot call {operation} with session credentials", True,
+        "GetSessionToken / GetFederationToken called with temporary credentials (real outputs: "
+        "bustle/aws-sudo#6, re:Post). id_credentials_temp_request.html documents that "
+        "GetSessionToken's credentials cannot call STS except AssumeRole and GetCallerIdentity; the "
+        "same sentence with the other operations' names is assumed."),
+    "iam_without_mfa": ErrorRow(
+        403, "InvalidClientTokenId", "The security token included in the request is invalid", True,
+        "GetSessionToken's credentials without MFA calling IAM (id_credentials_temp_request.html "
+        "documents the limit, not the error). Text and envelope: a raw IAM response in "
+        "aws/aws-cli#8918; also 99designs/aws-vault#15 and #1056. No final full stop."),
+    "transitive_conflict": ErrorRow(
+        400, "InvalidParameterValue",
+        "One of the specified transitive tag keys can't be set because it conflicts with a transitive "
+        "tag key from the calling session.", True,
+        "id_session-tags.html, 'Chaining roles with session tags': the call 'will fail'. Code and "
+        "text: LocalStack's."),
+    "transitive_not_tagged": ErrorRow(
+        400, "InvalidParameterValue", "The specified transitive tag key must be included in the requested tags.",
+        True, "A TransitiveTagKeys entry that is not one of the call's Tags. Code and text: LocalStack's."),
+}
+
+
+def sts_session_error(case: str, **values: str) -> AwsError:
+    row = STS_SESSION_ERRORS[case]
+    return AwsError(row.status, row.code, row.message.format(**values))
+
+
+def mfa_error(case: str) -> AwsError:
+    return sts_session_error(case)
 
 
 # --- envelopes ----------------------------------------------------------------------------------

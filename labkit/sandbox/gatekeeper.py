@@ -2,8 +2,10 @@
 
 read the signature (its scope names the service) -> check the endpoint agrees -> read the body
 (limits, integrity) -> authenticate (SigV4, key status, clock skew, session expiry) -> read the
-request once (reading.py) -> authorize that reading (IAM actions from actions.py, evaluation,
-trust and session policies) -> STS rules -> moto runs exactly that reading (forwarding.py).
+request once (reading.py) -> what temporary credentials may call (sessions.py) -> authorize that
+reading (IAM actions from actions.py; labkit.iam decides with the request context it builds,
+authorization.py) -> STS rules (assume_role.py, mfa.py, sessions.py) and IAM's checks of policy
+documents (iam_writes.py) -> moto runs exactly that reading (forwarding.py).
 Every refusal is AWS's own error, in the service's envelope.
 """
 
@@ -13,23 +15,28 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from labkit.credentials import mask
+from labkit.iam import RequestContext, Verdict
 from labkit.sandbox import (
     actions,
     assume_role,
+    authmessages,
     awserrors,
     forwarding,
+    iam_writes,
+    mfa,
     multidelete,
     payload,
     reading,
     services,
+    sessions,
     sigv4,
 )
 from labkit.sandbox.authmessages import AuthorizationMessages
-from labkit.sandbox.authorization import authorize
+from labkit.sandbox.authorization import authorize, policy_sources, request_context
 from labkit.sandbox.awserrors import AwsError
 from labkit.sandbox.clock import SandboxClock
 from labkit.sandbox.faults import Faults
@@ -46,7 +53,9 @@ from labkit.sandbox.reading import Call
 log = logging.getLogger("labkit.sandbox")
 
 SKEW = timedelta(minutes=15)
-NO_AUTHORIZATION = {"sts:GetCallerIdentity"}  # AWS answers these for any valid credentials
+# AWS answers these for any valid credentials: policies cannot control them
+# (GetSessionToken: id_credentials_temp_control-access_getsessiontoken.html).
+NO_AUTHORIZATION = {"sts:GetCallerIdentity", "sts:GetSessionToken"}
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
@@ -56,6 +65,13 @@ class Grant:
 
     duration: int | None = None
     denied_keys: list[dict[str, Any]] = field(default_factory=list)
+    mfa: bool = False  # GetSessionToken: the caller proved MFA
+    documents: list[str] = field(default_factory=list)  # IAM writes: what labkit.iam accepted
+    # AssumeRole: when the new session's MFA was proved (None: never), the calling session's
+    # transitive tags it inherits, and its source identity (inherited along a chain)
+    mfa_at: datetime | None = None
+    incoming: dict[str, str] = field(default_factory=dict)
+    source_identity: str | None = None
 
 
 class Gatekeeper:
@@ -73,6 +89,7 @@ class Gatekeeper:
         self.faults = faults
         self.control = control
         self.messages = AuthorizationMessages()
+        iam_writes.install()
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -92,6 +109,7 @@ class Gatekeeper:
             body = payload.check(environ, body, signed, identity.secret_access_key)
             self.faults.maybe_throttle(service)
             call = reading.read(environ, body, served, signed.presigned)
+            sessions.check_limits(call, identity)
             grant = self._authorize(environ, call, identity, signed)
             self.faults.note_write(call)
             if log.isEnabledFor(logging.DEBUG):  # the hot path: no formatting when nobody reads it
@@ -99,12 +117,20 @@ class Gatekeeper:
             if call.action == "sts:DecodeAuthorizationMessage":  # moto has no such call; the data is ours
                 body = self.messages.decode(call.params.get("EncodedMessage", ""))
                 return _respond(start_response, "200 OK", [("Content-Type", "text/xml")], body)
+            if call.action == "sts:GetSessionToken":  # moto's credentials are examples: ours are real
+                body = sessions.issue(identity, grant.duration or 0, grant.mfa, self.clock.now(), self.sessions)
+                return _respond(start_response, "200 OK", [("Content-Type", "text/xml")], body)
+            if call.action == "sts:GetCallerIdentity" and identity.is_user_session:
+                return _respond(start_response, "200 OK", [("Content-Type", "text/xml")],
+                                sessions.caller_identity(identity))
             app = self.backends.app(served)
             if call.action == "sts:AssumeRole":
-                return self._assume_role(app, environ, signed, start_response, call, grant.duration or 0)
+                return self._assume_role(app, environ, signed, start_response, call, grant)
             if call.action == "s3:DeleteObjects" and grant.denied_keys:
                 return self._delete_objects(app, environ, signed, start_response, call, grant.denied_keys)
-            status, headers, body = forwarding.run(app, call, environ, signed)
+            call = sessions.as_the_user(call, identity)
+            with iam_writes.accepted(grant.documents):
+                status, headers, body = forwarding.run(app, call, environ, signed)
         except AwsError as error:
             return _refuse(start_response, error, service, path, head)
         except Exception as exc:  # a defect here must still answer as AWS does, never with HTML
@@ -141,8 +167,8 @@ class Gatekeeper:
         identity = find(signed.access_key_id, self.sessions)
         if identity is None:
             raise awserrors.invalid_token(service)
-        if identity.is_session != bool(signed.security_token) or (
-            identity.is_session and signed.security_token != identity.session_token
+        if identity.temporary != bool(signed.security_token) or (
+            identity.temporary and signed.security_token != identity.session_token
         ):
             raise awserrors.invalid_token(service)
         self._check_skew(signed)
@@ -177,85 +203,108 @@ class Gatekeeper:
 
     # --- authorize ------------------------------------------------------------------------------
 
-    def context(self, environ: dict, identity: Identity, signed: sigv4.SignedRequest) -> dict[str, Any]:
-        now = self.clock.now()
-        ctx: dict[str, Any] = {
-            "aws:CurrentTime": now,
-            "aws:EpochTime": int(now.timestamp()),
-            "aws:SecureTransport": False,
-            "aws:SourceIp": environ.get("REMOTE_ADDR", "127.0.0.1"),
-            "aws:RequestedRegion": signed.region,
-            "aws:PrincipalArn": identity.principal_arn,
-            "aws:PrincipalAccount": identity.account,
-            "aws:PrincipalType": "AssumedRole" if identity.is_session else "User",
-            "aws:userid": identity.user_id,
-            "aws:ViaAWSService": False,
-        }
-        if identity.user_name:
-            ctx["aws:username"] = identity.user_name
-        session = identity.session
-        if identity.is_session and session is not None:
-            ctx["aws:TokenIssueTime"] = session.issued_at
-            ctx["aws:MultiFactorAuthPresent"] = session.mfa_authenticated_at is not None
-            if session.mfa_authenticated_at is not None:
-                ctx["aws:MultiFactorAuthAge"] = int((now - session.mfa_authenticated_at).total_seconds())
-            if session.source_identity:
-                ctx["aws:SourceIdentity"] = session.source_identity
-        return ctx
+    def context(self, environ: dict, identity: Identity, signed: sigv4.SignedRequest,
+                call: Call | None = None, **changes: Any) -> RequestContext:
+        """The request context labkit.iam decides with (authorization.request_context): the
+        principal's keys and tags, the session's (aws:TokenIssueTime, MFA, source identity), the
+        request's tags, and the service's own keys for this call."""
+        params = call.params if call is not None else None
+        extra: dict[str, Any] = {}
+        if params and params.get("PermissionsBoundary") and call is not None and call.service == "iam":
+            extra["iam:PermissionsBoundary"] = params["PermissionsBoundary"]
+        context = request_context(
+            identity, self.clock.now(), source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"),
+            region=signed.region, secure_transport=environ.get("wsgi.url_scheme") == "https",
+            params=params, extra=extra,
+        )
+        return context.with_changes(**changes) if changes else context
 
     def _authorize(self, environ: dict, call: Call, identity: Identity, signed: sigv4.SignedRequest) -> Grant:
+        if call.action == "sts:GetSessionToken":  # no permission needed; MFA and duration checked
+            duration = sessions.duration(call.params)
+            return Grant(duration=duration, mfa=self._mfa(identity, call.params))
         if call.action in NO_AUTHORIZATION:
             return Grant()
-        context = self.context(environ, identity, signed)
         if call.action == "sts:AssumeRole":
-            return Grant(duration=self._authorize_assume_role(call, identity, context))
+            return self._authorize_assume_role(environ, call, identity, signed)
+        context = self.context(environ, identity, signed, call)
         if call.action == "s3:DeleteObjects":  # each key on its own; refused keys are reported
             denied = [entry for entry, check in actions.delete_objects_checks(call)
-                      if not authorize(identity, check.action, check.resource, context, call.params).allowed]
+                      if not authorize(identity, check.action, check.resource, context).allowed]
             return Grant(denied_keys=denied)
         if call.service == "iam":
             _check_iam_input(call)
         for check in actions.checks(call, identity, signed.region):
-            verdict = authorize(identity, check.action, check.resource, context, call.params)
+            verdict = authorize(identity, check.action, check.resource, context)
             if not verdict.allowed:
                 encoded = None
                 if call.service == "ec2" and not re.match(r"(Describe|Get|List)", call.operation):
-                    encoded = self.messages.encode(action=check.action, principal_arn=identity.arn,
-                                                   principal_id=identity.user_id, resource=check.resource,
-                                                   explicit_deny=verdict.explicit_deny)
+                    encoded = self.messages.encode(self.decoded(identity, verdict))
                 raise awserrors.access_denied(call.service, identity.arn, check.action, check.resource,
                                               verdict.reason, encoded)
+        if call.service == "iam":
+            if call.operation == "EnableMFADevice":
+                mfa.check_enable(call.params, identity.account, self.clock.now())
+            return Grant(documents=iam_writes.check(call))
         return Grant()
 
-    def _authorize_assume_role(self, call: Call, identity: Identity, context: dict[str, Any]) -> int:
+    @staticmethod
+    def decoded(identity: Identity, verdict: Verdict) -> dict[str, Any]:
+        """What DecodeAuthorizationMessage shows for this refusal (authmessages)."""
+        principal = {"id": identity.user_id}
+        if identity.user_name and not identity.is_session:
+            principal["name"] = identity.user_name
+        principal["arn"] = identity.arn
+        return authmessages.decoded(verdict, principal=principal, sources=policy_sources(identity))
+
+    def _mfa(self, identity: Identity, params: dict[str, Any]) -> bool:
+        return mfa.verify(identity, params, self.clock.now(), self.sessions.used_codes)
+
+    def _authorize_assume_role(self, environ: dict, call: Call, identity: Identity,
+                               signed: sigv4.SignedRequest) -> Grant:
         p = call.params
-        mfa = assume_role.mfa_verified(identity, p, self.clock.now())
-        if identity.is_session and context.get("aws:MultiFactorAuthPresent"):
-            mfa = True  # a session that was itself opened with MFA carries it on
-        if mfa:
-            context["aws:MultiFactorAuthPresent"] = True
-            context.setdefault("aws:MultiFactorAuthAge", 0)
-        for key, name in (("sts:ExternalId", "ExternalId"), ("sts:RoleSessionName", "RoleSessionName"),
-                          ("sts:SourceIdentity", "SourceIdentity")):
-            if p.get(name) is not None:
-                context[key] = p[name]
+        assume_role.validate(p)
+        proved = self._mfa(identity, p)
+        caller_session = identity.session if identity.temporary else None
+        incoming = caller_session.transitive_tags if identity.is_session and caller_session else {}
+        assume_role.check_tags(p, incoming)
+        source_identity = p.get("SourceIdentity")
+        if source_identity is None and caller_session is not None:
+            source_identity = caller_session.source_identity  # it persists along a role chain
+        extra = {key: p[name] for key, name in (("sts:ExternalId", "ExternalId"),
+                                                ("sts:RoleSessionName", "RoleSessionName"))
+                 if p.get(name) is not None}
+        if source_identity is not None:
+            extra["sts:SourceIdentity"] = source_identity
+        if p.get("TransitiveTagKeys"):
+            extra["sts:TransitiveTagKeys"] = list(p["TransitiveTagKeys"])
+        changes: dict[str, Any] = {"extra": extra}
+        if proved:  # MFA proved by this call
+            changes["mfa_authenticated_at"] = self.clock.now()
+        context = self.context(environ, identity, signed, call, **changes)
+        if incoming:
+            context = context.with_changes(request_tags={**incoming, **context.request_tags})
         self.faults.check_propagation(identity, p.get("RoleArn", ""))
-        duration = assume_role.check(identity, p, context)
-        call.mfa = mfa
-        return duration
+        duration = assume_role.check(identity, p, context, incoming)
+        # the new session is MFA-authenticated if this call proved MFA or its caller's session was,
+        # since then (aws:MultiFactorAuthAge counts from the proof)
+        mfa_at = context.mfa_authenticated_at
+        call.mfa = mfa_at is not None
+        return Grant(duration=duration, mfa_at=mfa_at, incoming=dict(incoming),
+                     source_identity=source_identity)
 
     # --- AssumeRole: let moto issue, then remember the session ----------------------------------
 
-    def _assume_role(self, app, environ, signed, start_response, call: Call, duration: int):
+    def _assume_role(self, app, environ, signed, start_response, call: Call, grant: Grant):
         status, headers, body = forwarding.run(app, call, environ, signed)
         if status.startswith("200"):
-            self._remember_session(body, call, duration)
+            self._remember_session(body, call, grant)
             if not _has_session_policy(call.params):
                 # AWS sends PackedPolicySize only when the call carried a session policy or tags
                 body = re.sub(rb"\s*<PackedPolicySize>\d+</PackedPolicySize>", b"", body)
         return _respond(start_response, status, headers, body)
 
-    def _remember_session(self, body: bytes, call: Call, duration: int) -> None:
+    def _remember_session(self, body: bytes, call: Call, grant: Grant) -> None:
         match = re.search(rb"<AccessKeyId>([^<]+)</AccessKeyId>", body)
         if not match:
             return
@@ -264,7 +313,7 @@ class Gatekeeper:
         assumed = assumed_session(p["RoleArn"].split(":")[4], key_id)  # issued in the role's account
         if assumed is None:
             return
-        issued = aware(assumed.expiration) - timedelta(seconds=duration)  # moto's clock is ours
+        issued = aware(assumed.expiration) - timedelta(seconds=grant.duration or 0)  # moto's clock is ours
         self.sessions.add(
             SessionInfo(
                 access_key_id=key_id,
@@ -273,9 +322,10 @@ class Gatekeeper:
                 issued_at=issued,
                 policy=p.get("Policy"),
                 policy_arns=assume_role.policy_arns(p),
-                mfa_authenticated_at=issued if call.mfa else None,
-                source_identity=p.get("SourceIdentity"),
-                tags=assume_role.session_tags(p),
+                mfa_authenticated_at=grant.mfa_at.replace(microsecond=0) if grant.mfa_at else None,
+                source_identity=grant.source_identity,
+                tags=assume_role.session_tags(p, grant.incoming),
+                transitive_tag_keys=assume_role.transitive_keys(p, grant.incoming),
             ),
             assumed,
         )

@@ -22,17 +22,30 @@ PARTITION = "aws"
 
 @dataclass
 class SessionInfo:
-    """A role session, as the gatekeeper saw it issued."""
+    """A temporary session, as the gatekeeper saw it issued: a role session (AssumeRole: moto
+    issued it, `role_arn` is set) or an IAM user's session (GetSessionToken: the sandbox issued
+    it, `user_name`, `account`, `session_token` and `expiration` are set)."""
 
     access_key_id: str
-    role_arn: str
+    role_arn: str | None
     session_name: str
     issued_at: datetime
     policy: str | None = None
     policy_arns: list[str] = field(default_factory=list)
-    mfa_authenticated_at: datetime | None = None
+    mfa_authenticated_at: datetime | None = None  # when MFA was proved (carried along a chain)
     source_identity: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)  # session tags (AssumeRole Tags)
+    tags: dict[str, str] = field(default_factory=dict)  # session tags, incoming transitive ones too
+    transitive_tag_keys: tuple[str, ...] = ()  # which of `tags` pass on to a chained session
+    user_name: str | None = None  # GetSessionToken sessions only, from here on
+    account: str | None = None
+    session_token: str | None = None
+    expiration: datetime | None = None
+
+    @property
+    def transitive_tags(self) -> dict[str, str]:
+        """The tags a session this one opens inherits (id_session-tags.html, role chaining)."""
+        wanted = {key.lower() for key in self.transitive_tag_keys}
+        return {key: value for key, value in self.tags.items() if key.lower() in wanted}
 
 
 @dataclass
@@ -53,7 +66,18 @@ class Identity:
 
     @property
     def is_session(self) -> bool:
+        """A role session (AssumeRole's credentials)."""
         return self.role_arn is not None
+
+    @property
+    def temporary(self) -> bool:
+        """Temporary credentials: a role session or a GetSessionToken session."""
+        return self.session_token is not None
+
+    @property
+    def is_user_session(self) -> bool:
+        """An IAM user's GetSessionToken session."""
+        return self.temporary and self.role_arn is None
 
     @property
     def principal_arn(self) -> str:
@@ -70,9 +94,12 @@ class SessionRegistry:
     """What the gatekeeper learned about each role session at AssumeRole time."""
 
     def __init__(self) -> None:
+        from labkit.sandbox.mfa import UsedCodes
+
         self._sessions: dict[str, SessionInfo] = {}
         self._assumed: dict[str, object] = {}  # access key -> moto's AssumedRole (saves a list scan)
         self._lock = threading.Lock()
+        self.used_codes = UsedCodes()  # MFA codes STS accepted (each works once)
 
     def add(self, info: SessionInfo, assumed: object | None = None) -> None:
         with self._lock:
@@ -90,6 +117,7 @@ class SessionRegistry:
         with self._lock:
             self._sessions.clear()
             self._assumed.clear()
+        self.used_codes.clear()
 
 
 def accounts() -> Iterator[tuple[str, object]]:
@@ -114,7 +142,9 @@ def find(access_key_id: str, sessions: SessionRegistry) -> Identity | None:
             continue
         if key.role_arn:
             return _session_identity(account_id, key, sessions)
-        user = backend.users.get(key.user_name) if key.user_name else None
+        if not key.user_name:  # a temporary key with no role: a GetSessionToken session
+            return _user_session_identity(backend, key, sessions)
+        user = backend.users.get(key.user_name)
         if user is None:
             return None
         return Identity(
@@ -149,6 +179,25 @@ def _session_identity(account_id: str, key, sessions: SessionRegistry) -> Identi
         expiration=aware(assumed.expiration),
         role_arn=key.role_arn,
         session=sessions.get(key.access_key_id),
+    )
+
+
+def _user_session_identity(backend, key, sessions: SessionRegistry) -> Identity | None:
+    info = sessions.get(key.access_key_id)
+    user = backend.users.get(info.user_name) if info is not None and info.user_name else None
+    if info is None or user is None:  # unknown, or the user was deleted since
+        return None
+    return Identity(
+        account=info.account or user.account_id,
+        arn=user.arn,
+        user_id=user.id,
+        access_key_id=key.access_key_id,
+        secret_access_key=key.secret_access_key,
+        status=key.status,
+        user_name=user.name,
+        session_token=info.session_token,
+        expiration=info.expiration,
+        session=info,
     )
 
 
