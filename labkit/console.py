@@ -35,7 +35,7 @@ SESSION_DURATION_RANGE = (900, 43200)  # getSigninToken's SessionDuration, secon
 SWITCH_ROLE_NAME_LIMIT = 64  # path + role name, for the console's Switch Role (a cookie limit)
 
 _ACCOUNT_ID = re.compile(r"\d{12}")
-_ACCOUNT_ALIAS = re.compile(r"[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])")
+_ACCOUNT_ALIAS = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]")  # IAM's AccountAlias pattern
 _ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
 _ROLE_PATH = re.compile(r"/(?:[\x21-\x7e]*/)?")
 
@@ -89,7 +89,7 @@ def check_account(account: str) -> str:
     if _ACCOUNT_ALIAS.fullmatch(text) and not text.isdigit():
         return text
     raise LabError(f"'{account}' is not an account: give the 12-digit account ID (e.g. 123456789012) "
-                   "or the account's alias (lower-case letters, digits and hyphens).")
+                   "or the account's alias (lower-case letters, digits and single hyphens, not at either end).")
 
 
 def check_role_name(role_name: str, path: str = "/") -> str:

@@ -45,7 +45,8 @@ def test_switch_role_url_accepts_an_account_alias_and_encodes_the_display_name()
     assert "Prod+%26+co" in url
 
 
-@pytest.mark.parametrize("account", ["12345", "1234567890123", "My_Company", ""])
+@pytest.mark.parametrize("account", ["12345", "1234567890123", "My_Company", "", "my--company", "-company",
+                                     "company-", "ab"])
 def test_a_wrong_account_says_what_to_give(account):
     with pytest.raises(LabError, match="12-digit account ID"):
         console.switch_role_url(account, "sts_role")
