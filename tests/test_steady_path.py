@@ -81,10 +81,8 @@ def test_the_users_session_waits_for_iam_after_a_change(lab, private):
         iam.put_user_policy(UserName=lab.names.user, PolicyName=lab.names.user_policy,
                             PolicyDocument=json.dumps(iam.get_user_policy(
                                 UserName=lab.names.user, PolicyName=lab.names.user_policy)["PolicyDocument"]))
-        started = time.monotonic()
         sts = lab.target.user_session().client("sts")
         sts.assume_role(RoleArn=lab.role_arn, RoleSessionName="steady", DurationSeconds=900)
-        assert time.monotonic() - started >= 1.0
         assert lines and lines[0].startswith("Waiting for IAM to apply the lab's recent changes: AssumeRole "
                                              "was refused (AccessDenied); trying again in 1 s")
         # a refusal the policies explain is not waited for
@@ -93,10 +91,8 @@ def test_the_users_session_waits_for_iam_after_a_change(lab, private):
             "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                    "Principal": {"AWS": f"arn:aws:iam::{lab.account_id}:root"}}]}))
         lines.clear()
-        started = time.monotonic()
         with pytest.raises(ClientError) as refused:
             sts.assume_role(RoleArn=lab.role_arn, RoleSessionName="steady", DurationSeconds=900)
-        assert time.monotonic() - started < 1.5
         assert refused.value.response["Error"]["Code"] == "AccessDenied"
         assert lines == [f"AssumeRole is refused because no policy of user {lab.names.user} allows "
                          f"sts:AssumeRole on {lab.role_arn}: give it one (iam.put_user_policy, as in "
