@@ -11,8 +11,9 @@ A program that already holds a session's credentials can also open the console a
 federation endpoint (`Action=getSigninToken`), then builds a login URL with the token. The
 request URL carries the secret key and session token, so this module only ever shows it masked.
 
-Facts: IAM User Guide, "Switch to an IAM role (console)", "Methods to assume a role" and
-"Enable custom identity broker access to the AWS console".
+Facts: IAM User Guide, "Switch from a user to an IAM role (console)", "Methods to assume a role"
+and "Enable custom identity broker access to the AWS console"; each one, with its page, in
+docs/sources.md.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ SESSION_DURATION_RANGE = (900, 43200)  # getSigninToken's SessionDuration, secon
 SWITCH_ROLE_NAME_LIMIT = 64  # path + role name, for the console's Switch Role (a cookie limit)
 
 _ACCOUNT_ID = re.compile(r"\d{12}")
-_ACCOUNT_ALIAS = re.compile(r"[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])")
+_ACCOUNT_ALIAS = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]")  # IAM's AccountAlias pattern
 _ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
 _ROLE_PATH = re.compile(r"/(?:[\x21-\x7e]*/)?")
 
@@ -51,28 +52,31 @@ class Limit:
 
 
 LIMITS = (
-    Limit("Who can switch", "Only someone signed in to the console as an IAM user (or a federated "
-          "role) can switch roles; the AWS account root user cannot."),
-    Limit("Trust", "The role's trust policy must allow the signed-in user, and the user's own "
-          "policy must allow sts:AssumeRole on the role (both lessons of notebook 02)."),
-    Limit("Session length", "A role session started by switching roles in the console lasts "
-          "1 hour (min, max and default are all 1 h); the role's MaxSessionDuration does not "
-          "apply there. Only the CLI/API (DurationSeconds) and a federation sign-in URL "
-          "(SessionDuration, up to 12 h) can ask for longer."),
-    Limit("Not chained", "The console always uses the ORIGINAL sign-in to authorize a switch: "
-          "switching from role A to role B checks the user's permissions, not role A's. (With "
-          "the CLI/API, a role session that assumes another role is 'role chaining', capped at "
-          "1 hour.)"),
+    Limit("Who can switch", "You can switch roles when signed in as an IAM user, an IAM Identity "
+          "Center user, or a SAML- or web-identity-federated role; not as the account's root user."),
+    Limit("Trust", "The role's trust policy must trust the signed-in user or their account, and, "
+          "unless it names the user directly in the same account, the user's own policy must allow "
+          "sts:AssumeRole on the role (notebook 02)."),
+    Limit("Session length", "A switch lasts as long as the role's maximum session duration (1 hour "
+          "unless the role is set longer), but never longer than what is left of your own console "
+          "session, and at most 1 hour when the switch is role chaining (see Original sign-in)."),
+    Limit("Original sign-in", "The console always uses your original sign-in to authorize a switch: "
+          "switching from role A to role B checks your user's permissions, not role A's. The 1-hour "
+          "cap on role chaining applies in the console too: when your sign-in is itself a role "
+          "session (IAM Identity Center, SAML or web-identity federation), every switch is role "
+          "chaining and lasts at most 1 hour."),
     Limit("One set of permissions", "Permissions do not add up: while the role is active the "
           "user's own permissions are set aside; 'Switch back' restores them."),
     Limit("Name length", f"The role's path plus name may not exceed {SWITCH_ROLE_NAME_LIMIT} "
           "characters for Switch Role (the console keeps it in a browser cookie)."),
+    Limit("External ID", "You cannot switch in the console to a role whose trust policy requires an "
+          "external ID (sts:ExternalId); only the AssumeRole API can pass one."),
     Limit("Display name and color", "The display name and a color you pick replace your user "
           "name in the navigation bar while the role is active (e.g. green 'Test', red "
           "'Production')."),
-    Limit("Recent roles", "The console remembers only the last few roles you switched to (up to "
-          "5) in its account menu, per browser; older ones must be typed again or bookmarked "
-          "as switch-role links."),
+    Limit("Recent roles", "The console's account menu lists the last several roles you switched to, "
+          "so you can switch again with one click; other roles must be typed again, or opened from "
+          "a switch-role link."),
 )
 
 
@@ -85,7 +89,7 @@ def check_account(account: str) -> str:
     if _ACCOUNT_ALIAS.fullmatch(text) and not text.isdigit():
         return text
     raise LabError(f"'{account}' is not an account: give the 12-digit account ID (e.g. 123456789012) "
-                   "or the account's alias (lower-case letters, digits and hyphens).")
+                   "or the account's alias (lower-case letters, digits and single hyphens, not at either end).")
 
 
 def check_role_name(role_name: str, path: str = "/") -> str:
@@ -206,9 +210,10 @@ def request_signin_token(creds: TemporaryCredentials, session_duration: int | No
         with urllib.request.urlopen(url, timeout=timeout) as response:
             body = json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        raise LabError(f"The federation endpoint refused the request (HTTP {exc.code}). It only accepts "
-                       "sessions from AssumeRole called with an IAM user's long-term key (not a chained "
-                       "role session), before they expire.") from None
+        raise LabError(f"The federation endpoint refused the request (HTTP {exc.code}). It accepts unexpired "
+                       "temporary credentials from AssumeRole or GetFederationToken; an AssumeRole session "
+                       "requested with DurationSeconds must come from an IAM user's long-term key, and "
+                       "SessionDuration cannot be used with GetFederationToken credentials.") from None
     except (OSError, ValueError) as exc:
         raise LabError(f"Could not reach the federation endpoint ({exc}); check the network.") from None
     token = body.get("SigninToken") if isinstance(body, dict) else None

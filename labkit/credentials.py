@@ -55,7 +55,8 @@ def mask(secret: str) -> str:
     """Mask `secret` as `aws configure list` does: `****************ABCD`.
 
     Only the last four characters stay visible, and only for values of 16 characters or more
-    (access keys are 20, secret keys 40); shorter values become 16 asterisks.
+    (access keys are usually 20 characters, secret keys usually 40); shorter values become 16
+    asterisks.
     """
     if not secret:
         return ""

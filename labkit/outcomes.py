@@ -13,17 +13,25 @@ from botocore.exceptions import ClientError, ParamValidationError
 from labkit.errors import LabError
 
 # What each error code means for a learner of this lab. AWS's own code and message are always
-# shown as received; this is only the plain-words line underneath.
+# shown as received; this is only the plain-words line underneath. Each fact, with its AWS page:
+# docs/sources.md ("Errors").
 EXPLANATIONS = {
-    "UnauthorizedOperation": "EC2 refused: none of the caller's policies allows this action.",
+    "UnauthorizedOperation": "EC2 refused: no policy of the caller allows this action, or a Deny (in "
+    "a policy, a permissions boundary or an organization's SCP) blocks it. The message says which.",
     "AccessDenied": "Refused: a policy check failed. If the message ends in \"because no "
-    "identity-based policy allows ...\", the caller's own policy is missing; if it stops after the "
-    "role ARN, the role's trust policy does not accept the caller (or the role does not exist).",
-    "RequestExpired": "The temporary credentials are past their Expiration: assume the role again.",
+    "identity-based policy allows ...\", the caller's own policy is missing; \"with an explicit deny "
+    "in ...\" means a Deny statement of that kind of policy refused it; if it stops after the role "
+    "ARN (as AWS sends it today), the role's trust policy does not accept the caller (or the role "
+    "does not exist).",
+    "RequestExpired": "EC2 refused the request as expired: either the temporary credentials are past "
+    "their Expiration (assume the role again), or the request's time is more than 15 minutes away "
+    "from AWS's clock (check your computer's clock).",
     "ExpiredToken": "The session token is past its Expiration: assume the role again.",
     "ValidationError": "AWS refused the input itself: change the value the message names.",
-    "InvalidClientTokenId": "AWS does not know these credentials (deleted, inactive or mistyped).",
-    "AuthFailure": "EC2 could not validate these credentials (unknown, inactive, or wrong secret).",
+    "InvalidClientTokenId": "AWS does not know these credentials (deleted, inactive or mistyped, or a "
+    "temporary key sent without its session token).",
+    "AuthFailure": "EC2 could not validate these credentials (unknown, inactive, a wrong secret, or a "
+    "temporary key sent without its session token).",
     "SignatureDoesNotMatch": "The secret key does not match the access key, or the clock is off.",
     "Throttling": "Too many requests at once: the lab retries by itself.",
     "NoSuchEntity": "That IAM user, role or policy does not exist.",

@@ -42,13 +42,15 @@ def ec2_read_policy() -> dict[str, Any]:
 
 
 FIELDS = {
-    "Version": "The policy language version. Always \"2012-10-17\", the current one.",
+    "Version": "The policy language version. Use \"2012-10-17\", the current one; the older "
+    "\"2008-10-17\" lacks newer features such as policy variables.",
     "Statement": "A list of rules. Each one allows or denies something.",
     "Sid": "An optional label for the statement (empty here, as in the walk-through).",
     "Effect": "\"Allow\" or \"Deny\". A Deny anywhere always wins over an Allow.",
     "Action": "The API calls the statement is about, as service:Operation, e.g. sts:AssumeRole.",
     "Resource": "Which resources the actions may touch, by ARN. Here: the one role the user may assume.",
-    "Principal": "Only in a trust policy: WHO the statement is about. Here: the IAM user, by ARN.",
+    "Principal": "WHO the statement is about. It is used in resource-based policies (a role's trust "
+    "policy is one of them), never in a policy attached to a user. Here: the IAM user, by ARN.",
 }
 
 

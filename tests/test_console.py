@@ -45,7 +45,8 @@ def test_switch_role_url_accepts_an_account_alias_and_encodes_the_display_name()
     assert "Prod+%26+co" in url
 
 
-@pytest.mark.parametrize("account", ["12345", "1234567890123", "My_Company", ""])
+@pytest.mark.parametrize("account", ["12345", "1234567890123", "My_Company", "", "my--company", "-company",
+                                     "company-", "ab"])
 def test_a_wrong_account_says_what_to_give(account):
     with pytest.raises(LabError, match="12-digit account ID"):
         console.switch_role_url(account, "sts_role")
@@ -71,9 +72,29 @@ def test_an_empty_display_name_is_refused():
 
 def test_limits_state_the_documented_rules():
     text = "\n".join(str(limit) for limit in console.LIMITS)
-    for fact in ("root user cannot", "1 hour", "64 characters", "up to 5", "color", "trust policy",
-                 "ORIGINAL sign-in"):
+    for fact in ("root user", "IAM Identity Center", "64 characters", "color", "trust policy",
+                 "original sign-in", "external ID", "last several roles"):
         assert fact in text
+
+
+def test_a_console_switch_lasts_the_roles_maximum_within_the_users_own_session():
+    """id_roles_use_switch-role-console.html: the role's maximum or the time left in the user's
+    session, whichever is less; 1 hour when the switch is role chaining (console included)."""
+    rules = {limit.topic: limit.rule for limit in console.LIMITS}
+    length = rules["Session length"]
+    assert "maximum session duration" in length and "what is left of your own console session" in length
+    assert "role chaining" in length and "1 hour" in length
+    chaining = rules["Original sign-in"]
+    assert "role A to role B" in chaining and "at most 1 hour" in chaining and "IAM Identity Center" in chaining
+    text = "\n".join(str(limit) for limit in console.LIMITS)
+    for old_claim in ("does not apply", "min, max and default are all 1 h", "up to 5", "per browser"):
+        assert old_claim not in text
+
+
+def test_the_trust_rule_allows_a_trust_policy_that_names_the_user_on_its_own():
+    """API_AssumeRole.html: in the same account a trust policy naming the user is enough."""
+    trust = {limit.topic: limit.rule for limit in console.LIMITS}["Trust"]
+    assert "unless it names the user directly in the same account" in trust
 
 
 # --- federation sign-in --------------------------------------------------------------------------
@@ -178,5 +199,9 @@ def test_request_signin_token_sends_the_session_and_returns_the_token(federation
 
 def test_a_refusal_from_the_federation_endpoint_is_explained(federation):
     federation.status = 400
-    with pytest.raises(LabError, match="HTTP 400.*long-term key"):
+    with pytest.raises(LabError, match="HTTP 400") as refused:
         console.request_signin_token(CREDS)
+    said = str(refused.value)  # id_roles_providers_enable-console-custom-url.html
+    assert "AssumeRole or GetFederationToken" in said
+    assert "DurationSeconds must come from an IAM user's long-term key" in said
+    assert "SessionDuration cannot be used with GetFederationToken" in said

@@ -171,8 +171,9 @@ class Exports(_Credentials):
             found[SESSION_TOKEN_VAR] = found[LEGACY_TOKEN]
         for name in VARIABLES:
             if name not in found:
-                why = (" temporary credentials are three values, and without the token AWS refuses the key "
-                       "(InvalidClientTokenId)." if name == SESSION_TOKEN_VAR else "")
+                why = (" temporary credentials are three values, and without the token AWS does not know "
+                       "the key (STS and IAM answer InvalidClientTokenId, EC2 AuthFailure)."
+                       if name == SESSION_TOKEN_VAR else "")
                 raise Mistake(f"{name} is missing:{why or ' the AWS CLI needs all three values.'} "
                               f"Add export {name}=\"...\" with the value from the response's Credentials.")
         for name in VARIABLES:

@@ -216,7 +216,8 @@ def lab_rules(document: Any, kind: str) -> str | None:
             for element in ("Principal", "NotPrincipal"):
                 if element in statement:
                     return (f"{label} has {element}, but a user's policy applies to the user it is attached "
-                            f"to: remove {element} (it belongs in a role's trust policy).")
+                            f"to: remove {element} (it belongs in resource-based policies, such as a role's "
+                            "trust policy).")
         else:
             for element in ("Resource", "NotResource"):
                 if element in statement:

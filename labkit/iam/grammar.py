@@ -317,7 +317,7 @@ def _principal_rules(statement: Mapping[str, Any], label: str, kind: str) -> Non
                      "session": "session policies"}[kind]
             raise PolicyError(
                 f"{label} has {present[0]}, but {where} apply to whoever they are attached to: "
-                f"remove {present[0]} (it belongs in a role's trust policy).",
+                f"remove {present[0]} (it belongs in resource-based policies, such as a role's trust policy).",
                 problem="principal_in_identity",
             )
         return
