@@ -167,18 +167,8 @@ def test_assume_role_panel_in_jupyterlab(jupyterlab):
             page.goto(f"http://127.0.0.1:{port}/lab/workspaces/panel/tree/{NOTEBOOK}")
             page.wait_for_function(KERNEL_READY, polling=200)
 
-            # Run > Run All Cells (once more if the kernel was not listening yet), then wait
-            # until every cell has run and the kernel is idle again.
             panel = page.locator(".labkit-assume-panel")
-            for attempt in (1, 2):
-                page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-                page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
-                try:
-                    page.wait_for_function(FIRST_CELL_RAN, polling=200, timeout=TIMEOUT_MS)
-                    break
-                except PlaywrightTimeout:
-                    if attempt == 2:
-                        raise
+            _begin_run_all(page, PlaywrightTimeout)
             expect(panel).to_be_visible()
             page.wait_for_function(KERNEL_READY, polling=200)
             panel.scroll_into_view_if_needed()
@@ -295,8 +285,8 @@ RIGHT_TRUST = """trust_policy = {
 }"""
 
 
-def _run_all(page, PlaywrightTimeout) -> None:
-    """Run > Run All Cells (once more if the kernel was not listening yet), then wait for idle."""
+def _begin_run_all(page, PlaywrightTimeout) -> None:
+    """Run > Run All Cells, once more if the kernel was not listening yet (the first cell did not run)."""
     for attempt in (1, 2):
         page.locator(".lm-MenuBar-item", has_text="Run").first.click()
         page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
@@ -306,6 +296,11 @@ def _run_all(page, PlaywrightTimeout) -> None:
         except PlaywrightTimeout:
             if attempt == 2:
                 raise
+
+
+def _run_all(page, PlaywrightTimeout) -> None:
+    """Run > Run All Cells, then wait until every cell has run and the kernel is idle."""
+    _begin_run_all(page, PlaywrightTimeout)
     page.wait_for_function(ALL_CELLS_RAN, polling=300, timeout=2 * TIMEOUT_MS)
     page.wait_for_function(KERNEL_READY, polling=200)
 
